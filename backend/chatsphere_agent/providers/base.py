@@ -1,0 +1,96 @@
+"""The seams between the agent and the outside world.
+
+Each outside dependency (embeddings, vector store, chat model) is a small Protocol with a real
+implementation (Gemini, Pinecone, an OpenAI-compatible server) and an embedded local one. The app
+builds one of each per process (see providers/factory.py); tests and Pact provider states swap
+implementations here, never by patching library internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+
+class ProviderError(Exception):
+    """A dependency (Gemini, Pinecone, the local model, the disk) failed; maps to HTTP 502/503."""
+
+    def __init__(self, message: str, *, provider: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.retryable = retryable
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChunk:
+    document_id: str
+    chunk_index: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievedChunk:
+    document_id: str
+    chunk_index: int
+    text: str
+    score: float  # higher is more relevant, in [0, 1] for cosine-based stores
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryTurn:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAnswer:
+    text: str
+    model: str  # what answered, reported back to the caller: "extractive", "gemini-2.5-flash", ...
+
+
+@runtime_checkable
+class EmbeddingsProvider(Protocol):
+    name: str  # e.g. "local:all-MiniLM-L6-v2", "gemini:gemini-embedding-001"
+    dimension: int
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+@runtime_checkable
+class VectorStoreProvider(Protocol):
+    name: str  # e.g. "chroma:<path>", "pinecone:<index>"
+
+    def index_dimension(self) -> int | None:
+        """The dimension the store is fixed to, or None when it adapts to the first write."""
+        ...
+
+    def upsert(
+        self, *, bot_id: str, document_id: str, chunks: Sequence[str], vectors: Sequence[Sequence[float]]
+    ) -> int:
+        """Store chunk i under id f"{document_id}#{i}", replacing the document's earlier vectors."""
+        ...
+
+    def query(self, *, bot_id: str, vector: Sequence[float], top_k: int) -> list[RetrievedChunk]: ...
+
+    def delete_document(self, *, bot_id: str, document_id: str) -> int: ...
+
+    def delete_bot(self, *, bot_id: str) -> bool: ...
+
+
+@runtime_checkable
+class ChatModelProvider(Protocol):
+    name: str  # e.g. "extractive", "gemini:gemini-2.5-flash"
+
+    def answer(
+        self,
+        *,
+        question: str,
+        context: Sequence[RetrievedChunk],
+        history: Sequence[HistoryTurn],
+        system_prompt: str | None,
+        model: str | None,
+        temperature: float | None,
+    ) -> ModelAnswer: ...

@@ -1,0 +1,102 @@
+"""The agent's HTTP contract: every request and response body, as pydantic models.
+
+Django's agent client (backend/chatsphere/services/agent_client.py) is written against these shapes,
+and the Pact in contracts/pacts/ records what it relies on.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_CHUNKS_PER_REQUEST = 2000
+MAX_CHUNK_CHARS = 20_000
+MAX_MESSAGE_CHARS = 8_000
+MAX_HISTORY_TURNS = 50
+
+ChunkText = Annotated[
+    str, StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_CHUNK_CHARS, pattern=r"\S")
+]
+MessageText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=r"\S")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProviderNames(BaseModel):
+    embeddings: str = Field(examples=["local:all-MiniLM-L6-v2", "gemini:gemini-embedding-001"])
+    vector_store: str = Field(examples=["chroma:/var/lib/chatsphere", "pinecone:chatsphere"])
+    llm: str = Field(examples=["extractive", "gemini:gemini-2.5-flash"])
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    providers: ProviderNames
+
+
+class EmbedRequest(_Strict):
+    bot_id: UUID
+    document_id: UUID
+    chunks: list[ChunkText] = Field(min_length=1, max_length=MAX_CHUNKS_PER_REQUEST)
+
+
+class EmbedResponse(BaseModel):
+    status: Literal["success"]
+    document_id: UUID
+    stored_vector_count: int = Field(ge=0)
+    error_message: str | None = None
+
+
+class ChatTurn(_Strict):
+    role: Literal["user", "assistant"]
+    content: Annotated[str, StringConstraints(max_length=MAX_MESSAGE_CHARS * 4)]
+
+
+class ChatRequest(_Strict):
+    bot_id: UUID
+    user_id: str | None = Field(default=None, max_length=255)
+    message: MessageText
+    history: list[ChatTurn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS)
+    system_prompt: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
+    model: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_k: int | None = Field(default=None, ge=1, le=20)
+
+
+class Source(BaseModel):
+    document_id: UUID
+    chunk_index: int = Field(ge=0)
+    score: float
+    text: str
+
+
+class ChatResponse(BaseModel):
+    response: str
+    sources: list[Source]
+    model: str
+    error_message: str | None = None
+
+
+class DeleteDocumentResponse(BaseModel):
+    document_id: UUID
+    deleted_vector_count: int = Field(ge=0)
+
+
+class DeleteBotResponse(BaseModel):
+    bot_id: UUID
+    deleted: bool
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["provider_unavailable", "unauthorized", "validation_error"])
+    message: str
+    details: list[dict[str, object]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every non-2xx answer."""
+
+    error: ErrorDetail

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Creates (or refreshes) the project's virtual environments from the pinned requirement files.
+#   .venv      both services + test tools (one venv; tox envs reuse it instead of building their own)
+#   .venv-tox  tox alone (it needs a newer `packaging` than the product's stack allows)
+# Idempotent: a stamp of the requirement files' hash skips work when nothing changed.
+# `scripts/bootstrap.sh --freeze` rewrites requirements/constraints.txt from the current .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+
+REQS=(backend/chatsphere_agent/requirements.txt backend/requirements.txt requirements/dev.txt requirements/constraints.txt)
+
+if [[ "${1:-}" == "--freeze" ]]; then
+  {
+    echo "# Every transitive pin of .venv, from 'pip freeze' of a clean install (scripts/bootstrap.sh --freeze regenerates it)."
+    echo "torch==2.13.0"
+    .venv/bin/pip freeze --exclude-editable | grep -v '^torch=='
+  } > requirements/constraints.txt
+  echo "wrote requirements/constraints.txt"
+  exit 0
+fi
+
+stamp() { cat "$@" | sha256sum | cut -c1-16; }
+# pip's own log is long and full of harmless index warnings: show it only when pip fails.
+quiet() { local log; log=$(mktemp); if ! "$@" >"$log" 2>&1; then grep -v 'is ignored' "$log" >&2; rm -f "$log"; return 1; fi; rm -f "$log"; }
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
+
+want=$(stamp "${REQS[@]}")
+if [[ ! -x .venv/bin/python || "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]]; then
+  echo "==> building .venv (torch CPU first, then the pinned stack; ~90 s on a fresh machine)"
+  [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+  # torch first: with 2.13.0 (CPU, from local disk) in place, nothing later can pull a CUDA build.
+  quiet .venv/bin/pip install torch==2.13.0
+  quiet .venv/bin/pip install -c requirements/constraints.txt \
+    -r backend/chatsphere_agent/requirements.txt -r backend/requirements.txt -r requirements/dev.txt \
+   
+  .venv/bin/pip check
+  echo "$want" > .venv/.stamp
+fi
+
+want_tox=$(stamp requirements/tox.txt)
+if [[ ! -x .venv-tox/bin/tox || "$(cat .venv-tox/.stamp 2>/dev/null)" != "$want_tox" ]]; then
+  echo "==> building .venv-tox"
+  [[ -x .venv-tox/bin/python ]] || "$PYTHON" -m venv .venv-tox
+  quiet .venv-tox/bin/pip install -r requirements/tox.txt
+  echo "$want_tox" > .venv-tox/.stamp
+fi
