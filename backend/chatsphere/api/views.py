@@ -1,0 +1,264 @@
+"""Thin HTTP edges: validate, call one service function, shape the answer."""
+
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from chatsphere import selectors
+from chatsphere.api.parsers import StrictJSONParser, ensure_body_fits
+from chatsphere.api.schema import errors
+from chatsphere.api.serializers import (
+    AccessTokenSerializer,
+    BotFilterSerializer,
+    BotSerializer,
+    ChatReplySerializer,
+    ChatRequestSerializer,
+    ConversationCreateSerializer,
+    ConversationDetailSerializer,
+    ConversationSerializer,
+    DocumentSerializer,
+    DocumentUploadSerializer,
+    RegisterSerializer,
+    TokenPairSerializer,
+    TrainTextSerializer,
+    UserSerializer,
+)
+from chatsphere.api.throttles import ChatRateThrottle
+from chatsphere.models import Bot, Conversation, Document
+from chatsphere.services.bots import bot_create, bot_delete, bot_update
+from chatsphere.services.conversations import conversation_create, conversation_delete, conversation_reply
+from chatsphere.services.documents import (
+    document_create_from_file,
+    document_create_from_text,
+    document_delete,
+    document_retry,
+)
+from chatsphere.services.users import user_register
+
+BOT_FILTER = OpenApiParameter("bot", OpenApiTypes.UUID, description="Only objects of this bot.")
+
+
+def _current_user(request: Request) -> User:
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
+
+
+def _bot_filter(request: Request) -> UUID | None:
+    filters = BotFilterSerializer(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    bot_id: UUID | None = filters.validated_data.get("bot")
+    return bot_id
+
+
+class RegisterView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=RegisterSerializer, responses={201: UserSerializer, **errors(400, 413, 415)}, auth=[]
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = user_register(**serializer.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenObtainView(TokenObtainPairView):
+    @extend_schema(responses={200: TokenPairSerializer, **errors(400, 401, 413, 415)}, auth=[])
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class TokenRefreshAccessView(TokenRefreshView):
+    @extend_schema(responses={200: AccessTokenSerializer, **errors(400, 401, 413, 415)}, auth=[])
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: UserSerializer, **errors(401)})
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(request.user).data)
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: BotSerializer, **errors(401, 404)}),
+    create=extend_schema(responses={201: BotSerializer, **errors(400, 401, 413, 415)}),
+    retrieve=extend_schema(responses={200: BotSerializer, **errors(401, 404)}),
+    update=extend_schema(responses={200: BotSerializer, **errors(400, 401, 404, 413, 415)}),
+    partial_update=extend_schema(responses={200: BotSerializer, **errors(400, 401, 404, 413, 415)}),
+    destroy=extend_schema(
+        description="Deletes the bot, its documents, conversations and its vectors in the AI service. "
+        "If the AI service is down (503) nothing is deleted.",
+        responses={204: None, **errors(401, 404, 502, 503)},
+    ),
+)
+class BotViewSet(viewsets.ModelViewSet[Bot]):
+    serializer_class = BotSerializer
+
+    def get_queryset(self) -> QuerySet[Bot]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Bot.objects.none()
+        return selectors.bot_list(owner=_current_user(self.request))
+
+    def perform_create(self, serializer: BaseSerializer[Bot]) -> None:
+        serializer.instance = bot_create(owner=_current_user(self.request), **serializer.validated_data)
+
+    def perform_update(self, serializer: BaseSerializer[Bot]) -> None:
+        assert serializer.instance is not None
+        serializer.instance = bot_update(bot=serializer.instance, data=serializer.validated_data)
+
+    def perform_destroy(self, instance: Bot) -> None:
+        bot_delete(bot=instance)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[BOT_FILTER], responses={200: DocumentSerializer, **errors(400, 401, 404)}),
+    retrieve=extend_schema(responses={200: DocumentSerializer, **errors(401, 404)}),
+    destroy=extend_schema(
+        description="Deletes the document and its vectors; if the AI service is down (503) "
+        "nothing is deleted.",
+        responses={204: None, **errors(401, 404, 502, 503)},
+    ),
+)
+class DocumentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[Document],
+):
+    serializer_class = DocumentSerializer
+    parser_classes = [MultiPartParser]
+
+    def get_queryset(self) -> QuerySet[Document]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Document.objects.none()
+        bot_id = _bot_filter(self.request) if self.action == "list" else None
+        return selectors.document_list(owner=_current_user(self.request), bot_id=bot_id)
+
+    @extend_schema(
+        description="Upload a .txt, .md, .pdf or .docx file; it is processed in the background "
+        f"(status PROCESSING → READY | ERROR). At most MAX_UPLOAD_BYTES ({settings.MAX_UPLOAD_BYTES}) bytes. "
+        "A bot id that is not yours is a 400 on the field `bot`.",
+        request={"multipart/form-data": DocumentUploadSerializer},
+        responses={202: DocumentSerializer, **errors(400, 401, 413, 415)},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        ensure_body_fits(request.META, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        serializer = DocumentUploadSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        document = document_create_from_file(
+            bot=serializer.validated_data["bot"], uploaded_file=serializer.validated_data["file"]
+        )
+        return Response(DocumentSerializer(document).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        description="Train the bot on pasted text; processed in the background like an upload.",
+        request=TrainTextSerializer,
+        responses={202: DocumentSerializer, **errors(400, 401, 413, 415)},
+    )
+    @action(detail=False, methods=["post"], url_path="train_text", parser_classes=[StrictJSONParser])
+    def train_text(self, request: Request) -> Response:
+        serializer = TrainTextSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        document = document_create_from_text(
+            bot=serializer.validated_data["bot"],
+            text=serializer.validated_data["text"],
+            name=serializer.validated_data.get("name"),
+        )
+        return Response(DocumentSerializer(document).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        description="Process a document in status ERROR again (409 for any other status).",
+        request=None,
+        responses={202: DocumentSerializer, **errors(401, 404, 409)},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[StrictJSONParser])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        document = document_retry(document=self.get_object())
+        return Response(DocumentSerializer(document).data, status=status.HTTP_202_ACCEPTED)
+
+    def perform_destroy(self, instance: Document) -> None:
+        document_delete(document=instance)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[BOT_FILTER], responses={200: ConversationSerializer, **errors(400, 401, 404)}
+    ),
+    retrieve=extend_schema(responses={200: ConversationDetailSerializer, **errors(401, 404)}),
+    destroy=extend_schema(responses={204: None, **errors(401, 404)}),
+)
+class ConversationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[Conversation],
+):
+    serializer_class = ConversationSerializer
+
+    def get_queryset(self) -> QuerySet[Conversation]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Conversation.objects.none()
+        bot_id = _bot_filter(self.request) if self.action == "list" else None
+        conversations = selectors.conversation_list(owner=_current_user(self.request), bot_id=bot_id)
+        if self.action == "retrieve":
+            conversations = conversations.prefetch_related("messages")
+        return conversations
+
+    def get_serializer_class(self) -> type[BaseSerializer[Conversation]]:
+        return ConversationDetailSerializer if self.action == "retrieve" else ConversationSerializer
+
+    @extend_schema(
+        description="A bot id that is not yours is a 400 on the field `bot`.",
+        request=ConversationCreateSerializer,
+        responses={201: ConversationSerializer, **errors(400, 401, 413, 415)},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = ConversationCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        conversation = conversation_create(
+            owner=_current_user(request),
+            bot=serializer.validated_data["bot"],
+            title=serializer.validated_data.get("title", ""),
+        )
+        return Response(ConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: Conversation) -> None:
+        conversation_delete(conversation=instance)
+
+    @extend_schema(
+        description="Send a message and get the bot's answer with its sources. The user's message is saved "
+        "first: when the AI service is down (503) it stays in the conversation and sending again works. "
+        "409 when the bot is inactive; 429 (with Retry-After) above CHAT_THROTTLE_RATE.",
+        request=ChatRequestSerializer,
+        responses={200: ChatReplySerializer, **errors(400, 401, 404, 409, 413, 415, 429, 502, 503)},
+    )
+    @action(detail=True, methods=["post"], throttle_classes=[ChatRateThrottle])
+    def chat(self, request: Request, pk: str | None = None) -> Response:
+        conversation = self.get_object()
+        serializer = ChatRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user_message, bot_message = conversation_reply(
+            conversation=conversation, message=serializer.validated_data["message"]
+        )
+        reply = ChatReplySerializer({"user_message": user_message, "bot_message": bot_message})
+        return Response(reply.data)

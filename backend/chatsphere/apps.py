@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChatsphereConfig(AppConfig):
+    name = "chatsphere"
+    verbose_name = "ChatSphere"

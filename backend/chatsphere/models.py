@@ -1,0 +1,128 @@
+"""ChatSphere's data: bots, the documents they learn from, and the conversations users have with them."""
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+# The agent accepts model names of this form (chatsphere_agent/schemas.py ChatRequest.model).
+MODEL_NAME_VALIDATOR = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", "Use letters, digits and . _ : / - (e.g. gemini-2.5-flash)."
+)
+MAX_TEMPERATURE = 2.0
+MAX_SYSTEM_PROMPT_CHARS = 8000
+
+
+class TimeStampedModel(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Bot(TimeStampedModel):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bots")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, max_length=2000)
+    welcome_message = models.CharField(max_length=500, blank=True)
+    system_prompt = models.TextField(blank=True, max_length=MAX_SYSTEM_PROMPT_CHARS)
+    model = models.CharField(
+        max_length=100, blank=True, validators=[MODEL_NAME_VALIDATOR], help_text="Blank: the agent's default."
+    )
+    temperature = models.FloatField(
+        default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(MAX_TEMPERATURE)]
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(temperature__gte=0.0, temperature__lte=MAX_TEMPERATURE),
+                name="bot_temperature_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def document_upload_path(instance: "Document", filename: str) -> str:
+    # The stored name never reuses the client's file name: it only keeps the (validated) extension.
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"documents/{instance.bot_id}/{instance.id}.{suffix}"
+
+
+class Document(TimeStampedModel):
+    class Status(models.TextChoices):
+        PROCESSING = "PROCESSING", "Processing"
+        READY = "READY", "Ready"
+        ERROR = "ERROR", "Error"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="documents")
+    name = models.CharField(max_length=255)
+    file = models.FileField(upload_to=document_upload_path, blank=True, max_length=255)
+    text = models.TextField(blank=True, help_text="The source text of documents trained from text.")
+    content_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROCESSING)
+    error_message = models.TextField(blank=True)
+    chunk_count = models.PositiveIntegerField(default=0)
+    content_hash = models.CharField(max_length=64, blank=True, help_text="sha256 of the source bytes.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["bot", "status"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Chunk(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    content = models.TextField()
+    vector_id = models.CharField(max_length=100, help_text='The agent\'s vector id: "{document_id}#{index}".')
+
+    class Meta:
+        ordering = ["document", "index"]
+        constraints = [models.UniqueConstraint(fields=["document", "index"], name="chunk_unique_index")]
+
+    def __str__(self) -> str:
+        return self.vector_id
+
+
+class Conversation(TimeStampedModel):
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="conversations")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.title or str(self.id)
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "USER", "User"
+        BOT = "BOT", "Bot"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=4, choices=Role.choices)
+    content = models.TextField()
+    sources = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:40]}"

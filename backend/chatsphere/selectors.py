@@ -1,0 +1,34 @@
+"""Read queries. Everything a user can see is scoped to its owner here, so views cannot forget it."""
+
+from uuid import UUID
+
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+
+from chatsphere.models import Bot, Conversation, Document, Message
+
+
+def bot_list(*, owner: User) -> QuerySet[Bot]:
+    return Bot.objects.filter(owner=owner)
+
+
+def document_list(*, owner: User, bot_id: UUID | None = None) -> QuerySet[Document]:
+    documents = Document.objects.filter(bot__owner=owner)
+    if bot_id is not None:
+        documents = documents.filter(bot_id=bot_id)
+    return documents
+
+
+def conversation_list(*, owner: User, bot_id: UUID | None = None) -> QuerySet[Conversation]:
+    conversations = Conversation.objects.filter(owner=owner, bot__owner=owner).select_related("bot")
+    if bot_id is not None:
+        conversations = conversations.filter(bot_id=bot_id)
+    return conversations
+
+
+def message_history(*, conversation: Conversation, limit: int) -> list[Message]:
+    """The conversation's last `limit` messages, oldest first."""
+    if limit <= 0:
+        return []
+    latest = Message.objects.filter(conversation=conversation).order_by("-created_at")[:limit]
+    return list(reversed(latest))

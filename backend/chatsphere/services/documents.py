@@ -1,0 +1,202 @@
+"""A document's life: created PROCESSING → ingested (extract, chunk, embed) → READY or ERROR → deleted."""
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from pathlib import PurePath
+from uuid import UUID
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from chatsphere.models import Bot, Chunk, Document
+from chatsphere.services.agent_client import MAX_CHUNKS_PER_REQUEST, AgentError, get_agent
+from chatsphere.services.document_service import (
+    SNIFF_BYTES,
+    DocumentKind,
+    detect_kind,
+    extract_text,
+    split_text,
+)
+from chatsphere.services.exceptions import (
+    DocumentContentError,
+    DocumentNotRetryableError,
+    FileTooLargeError,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_NAME_CHARS = 255
+
+
+def document_create_from_file(*, bot: Bot, uploaded_file: UploadedFile[bytes]) -> Document:
+    """Validate and store an upload, then queue its ingestion. Returns the PROCESSING document."""
+    filename = PurePath(uploaded_file.name or "").name
+    if uploaded_file.size is not None and uploaded_file.size > settings.MAX_UPLOAD_BYTES:
+        raise FileTooLargeError(
+            f"The file is {uploaded_file.size} bytes; the limit is {settings.MAX_UPLOAD_BYTES} bytes."
+        )
+    uploaded_file.seek(0)
+    kind = detect_kind(filename=filename, head=uploaded_file.read(SNIFF_BYTES))
+    uploaded_file.seek(0)
+    digest = hashlib.sha256()
+    for block in uploaded_file.chunks():
+        digest.update(block)
+    uploaded_file.seek(0)
+
+    document = Document(
+        bot=bot,
+        name=filename[:MAX_NAME_CHARS],
+        content_type=kind.content_type,
+        content_hash=digest.hexdigest(),
+    )
+    document.file.save(filename, uploaded_file, save=False)
+    document.save()
+    _schedule_ingest(document)
+    return document
+
+
+def document_create_from_text(*, bot: Bot, text: str, name: str | None = None) -> Document:
+    """Store pasted text as a document and queue its ingestion. Returns the PROCESSING document."""
+    if not text.strip():
+        raise ValidationError({"text": "The text is empty."})
+    encoded = text.encode("utf-8")
+    if len(encoded) > settings.MAX_UPLOAD_BYTES:
+        raise FileTooLargeError(
+            f"The text is {len(encoded)} bytes; the limit is {settings.MAX_UPLOAD_BYTES} bytes."
+        )
+    title = (name or "").strip() or text.strip().splitlines()[0]
+    document = Document(
+        bot=bot,
+        name=title[:MAX_NAME_CHARS],
+        text=text,
+        content_type=DocumentKind.TEXT.content_type,
+        content_hash=hashlib.sha256(encoded).hexdigest(),
+    )
+    document.full_clean()
+    document.save()
+    _schedule_ingest(document)
+    return document
+
+
+def document_ingest(*, document_id: UUID) -> Document | None:
+    """Extract, chunk and embed a document; it ends READY or ERROR (with a message for the user).
+
+    Idempotent: running it again replaces the Chunk rows and the agent's vectors. Returns None when
+    the document was deleted in the meantime.
+    """
+    document = Document.objects.select_related("bot").filter(pk=document_id).first()
+    if document is None:
+        logger.info("document %s vanished before ingestion", document_id)
+        return None
+    try:
+        chunks = split_text(_source_text(document))
+        if len(chunks) > MAX_CHUNKS_PER_REQUEST:
+            raise DocumentContentError(
+                f"The document is too long ({len(chunks)} chunks, at most {MAX_CHUNKS_PER_REQUEST}); "
+                "split it into smaller files."
+            )
+        with transaction.atomic():
+            document.chunks.all().delete()
+            Chunk.objects.bulk_create(
+                Chunk(document=document, index=index, content=content, vector_id=f"{document.id}#{index}")
+                for index, content in enumerate(chunks)
+            )
+        get_agent().call_embed_and_store(bot_id=document.bot_id, document_id=document.id, chunks=chunks)
+    except DocumentContentError as exc:
+        return _document_mark_error(document=document, message=exc.message)
+    except AgentError as exc:
+        return _document_mark_error(
+            document=document,
+            message=f"The AI service could not index this document ({exc.message}). Retry later.",
+        )
+    except Exception:
+        # A bug must not leave the document PROCESSING forever: record it and let the user retry.
+        logger.exception("ingestion of document %s failed unexpectedly", document.id)
+        return _document_mark_error(
+            document=document, message="Processing failed unexpectedly. Retry, or contact support."
+        )
+    return _document_set_state(
+        document=document, status=Document.Status.READY, chunk_count=len(chunks), error_message=""
+    )
+
+
+def document_retry(*, document: Document) -> Document:
+    """Queue a failed document for ingestion again."""
+    claimed = Document.objects.filter(pk=document.pk, status=Document.Status.ERROR).update(
+        status=Document.Status.PROCESSING, error_message="", chunk_count=0, updated_at=timezone.now()
+    )
+    if not claimed:
+        raise DocumentNotRetryableError(
+            f"Only documents in status {Document.Status.ERROR} can be retried; this one is {document.status}."
+        )
+    document.refresh_from_db()
+    _schedule_ingest(document)
+    return document
+
+
+def document_delete(*, document: Document) -> None:
+    """Drop the vectors first: if the agent is down nothing is deleted and the user can retry."""
+    get_agent().call_delete_document(bot_id=document.bot_id, document_id=document.id)
+    document.delete()
+    document_files_delete(documents=[document])
+
+
+def document_files_delete(*, documents: Iterable[Document]) -> None:
+    for document in documents:
+        if document.file:
+            document.file.delete(save=False)
+
+
+def _source_text(document: Document) -> str:
+    if not document.file:
+        return extract_text(data=document.text.encode("utf-8"), kind=DocumentKind.TEXT)
+    try:
+        with document.file.open("rb") as stored:
+            data = stored.read()
+    except FileNotFoundError as exc:
+        raise DocumentContentError("The uploaded file is missing from storage; upload it again.") from exc
+    return extract_text(data=data, kind=DocumentKind(document.content_type))
+
+
+def _document_mark_error(*, document: Document, message: str) -> Document | None:
+    Chunk.objects.filter(document_id=document.id).delete()
+    return _document_set_state(
+        document=document, status=Document.Status.ERROR, chunk_count=0, error_message=message
+    )
+
+
+def _document_set_state(
+    *, document: Document, status: Document.Status, chunk_count: int, error_message: str
+) -> Document | None:
+    # update() rather than save(): a document deleted during ingestion must stay deleted.
+    updated = Document.objects.filter(pk=document.pk).update(
+        status=status, chunk_count=chunk_count, error_message=error_message, updated_at=timezone.now()
+    )
+    if not updated:
+        return None
+    document.refresh_from_db()
+    return document
+
+
+def _schedule_ingest(document: Document) -> None:
+    # Imported here: chatsphere.tasks imports this module.
+    from chatsphere.tasks import ingest_document
+
+    document_id = document.id
+
+    def enqueue() -> None:
+        try:
+            ingest_document.delay(str(document_id))
+        except Exception:
+            logger.exception("could not queue ingestion of document %s", document_id)
+            Document.objects.filter(pk=document_id).update(
+                status=Document.Status.ERROR,
+                error_message="Processing could not be started. Retry in a moment.",
+                updated_at=timezone.now(),
+            )
+
+    transaction.on_commit(enqueue)

@@ -1,0 +1,14 @@
+"""Background work, run by Celery workers (or eagerly in-process when no broker is configured)."""
+
+from uuid import UUID
+
+from celery import shared_task
+
+from chatsphere.services.documents import document_ingest
+
+
+@shared_task(name="chatsphere.ingest_document", acks_late=True)  # type: ignore[untyped-decorator]  # celery ships no types
+def ingest_document(document_id: str) -> str | None:
+    """Extract, chunk and embed one document; returns its final status (None if it was deleted)."""
+    document = document_ingest(document_id=UUID(document_id))
+    return None if document is None else document.status

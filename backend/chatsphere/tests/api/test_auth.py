@@ -1,0 +1,75 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from chatsphere.tests.factories import PASSWORD, UserFactory
+from chatsphere.tests.helpers import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+def test_register_then_obtain_token_then_read_me():
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    registered = client.post(
+        "/api/register/", {"username": "ada", "email": "ada@example.com", "password": PASSWORD}, format="json"
+    )
+    assert registered.status_code == 201
+    assert set(registered.json()) == {"id", "username", "email"}
+
+    tokens = client.post("/api/token/", {"username": "ada", "password": PASSWORD}, format="json").json()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert client.get("/api/users/me/").json()["username"] == "ada"
+
+    refreshed = client.post("/api/token/refresh/", {"refresh": tokens["refresh"]}, format="json")
+    assert refreshed.status_code == 200
+    assert refreshed.json()["access"]
+
+
+def test_register_refuses_a_taken_username_with_a_field_error(client):
+    UserFactory.create(username="ada")
+    response = client.post(
+        "/api/register/",
+        {"username": "ADA", "email": "new@example.com", "password": PASSWORD},
+        content_type="application/json",
+    )
+    error = assert_error(response, 400, "validation_error")
+    assert error["details"][0]["field"] == "username"
+
+
+def test_register_refuses_a_weak_password(client):
+    response = client.post(
+        "/api/register/",
+        {"username": "bob", "email": "bob@example.com", "password": "12345678"},
+        content_type="application/json",
+    )
+    error = assert_error(response, 400, "validation_error")
+    assert {detail["field"] for detail in error["details"]} == {"password"}
+    assert not get_user_model().objects.filter(username="bob").exists()
+
+
+def test_wrong_password_is_401(client):
+    user = UserFactory.create()
+    response = client.post(
+        "/api/token/", {"username": user.username, "password": "wrong"}, content_type="application/json"
+    )
+    assert_error(response, 401)
+
+
+def test_requests_without_or_with_a_bad_token_are_401(client):
+    assert_error(client.get("/api/bots/"), 401, "not_authenticated")
+    assert_error(client.get("/api/users/me/", HTTP_AUTHORIZATION="Bearer not-a-jwt"), 401, "token_not_valid")
+
+
+def test_malformed_json_is_400_malformed_json(client):
+    response = client.post("/api/register/", "{not json", content_type="application/json")
+    assert_error(response, 400, "malformed_json")
+
+
+def test_unsupported_content_type_is_415(client):
+    response = client.post("/api/register/", "username=x", content_type="text/plain")
+    assert_error(response, 415, "unsupported_media_type")
+
+
+def test_unknown_url_is_a_json_404(client):
+    assert_error(client.get("/api/no-such-thing/"), 404, "not_found")

@@ -1,0 +1,76 @@
+import pytest
+
+from chatsphere.models import Bot
+from chatsphere.tests.factories import BotFactory
+from chatsphere.tests.helpers import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_list_update_bot(api, user):
+    created = api.post("/api/bots/", {"name": "Helper", "temperature": 0.2}, format="json")
+    assert created.status_code == 201
+    bot_id = created.json()["id"]
+    assert Bot.objects.get(pk=bot_id).owner == user
+
+    listing = api.get("/api/bots/").json()
+    assert set(listing) == {"count", "next", "previous", "results"}
+    assert [bot["id"] for bot in listing["results"]] == [bot_id]
+
+    updated = api.patch(
+        f"/api/bots/{bot_id}/", {"system_prompt": "Be brief.", "is_active": False}, format="json"
+    )
+    assert updated.status_code == 200
+    assert updated.json()["system_prompt"] == "Be brief."
+    assert Bot.objects.get(pk=bot_id).is_active is False
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"name": "x", "temperature": 2.5}, "temperature"),
+        ({"name": ""}, "name"),
+        ({"name": "x", "model": "bad model!"}, "model"),
+    ],
+)
+def test_invalid_bot_is_400_with_the_field_named(api, payload, field):
+    error = assert_error(api.post("/api/bots/", payload, format="json"), 400, "validation_error")
+    assert field in {detail["field"] for detail in error["details"]}
+    assert not Bot.objects.exists()
+
+
+def test_another_users_bot_is_404_for_every_operation(other_api):
+    bot = BotFactory.create()
+    url = f"/api/bots/{bot.id}/"
+    assert_error(other_api.get(url), 404, "not_found")
+    assert_error(other_api.patch(url, {"name": "mine"}, format="json"), 404)
+    assert_error(other_api.delete(url), 404)
+    assert other_api.get("/api/bots/").json()["count"] == 0
+    bot.refresh_from_db()
+    assert bot.name != "mine"
+
+
+def test_delete_bot_drops_its_vectors_in_the_agent(api, user, agent):
+    bot = BotFactory.create(owner=user)
+    agent.call_embed_and_store(bot_id=bot.id, document_id=bot.id, chunks=["some text"])
+    assert api.delete(f"/api/bots/{bot.id}/").status_code == 204
+    assert bot.id not in agent.vectors
+    assert not Bot.objects.filter(pk=bot.id).exists()
+
+
+def test_delete_bot_with_agent_down_is_503_and_deletes_nothing(api, user, agent):
+    bot = BotFactory.create(owner=user)
+    agent.unavailable = True
+    assert_error(api.delete(f"/api/bots/{bot.id}/"), 503, "agent_unavailable")
+    assert Bot.objects.filter(pk=bot.id).exists()
+
+    agent.unavailable = False
+    assert api.delete(f"/api/bots/{bot.id}/").status_code == 204
+
+
+def test_non_uuid_id_is_404(api):
+    assert_error(api.get("/api/bots/not-a-uuid/"), 404)
+
+
+def test_unsupported_method_is_405_in_the_error_shape(api):
+    assert_error(api.put("/api/bots/", {}, format="json"), 405, "method_not_allowed")

@@ -1,0 +1,111 @@
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from chatsphere.models import Conversation, Message
+from chatsphere.tests.factories import BotFactory, ConversationFactory, MessageFactory
+from chatsphere.tests.helpers import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def conversation(user, agent):
+    bot = BotFactory.create(owner=user, system_prompt="Be kind.", model="gemini-2.5-flash", temperature=0.3)
+    agent.call_embed_and_store(
+        bot_id=bot.id, document_id=bot.id, chunks=["Penguins eat krill.", "Paris is in France."]
+    )
+    return ConversationFactory.create(bot=bot)
+
+
+def chat(client: APIClient, conversation: Conversation, message: str) -> Any:
+    return client.post(f"/api/conversations/{conversation.id}/chat/", {"message": message}, format="json")
+
+
+def test_create_and_list_conversations(api, user):
+    bot = BotFactory.create(owner=user)
+    created = api.post("/api/conversations/", {"bot": str(bot.id)}, format="json")
+    assert created.status_code == 201
+    assert created.json()["bot"] == str(bot.id)
+    assert api.get(f"/api/conversations/?bot={bot.id}").json()["count"] == 1
+
+
+def test_cannot_start_a_conversation_with_another_users_bot(other_api):
+    error = assert_error(
+        other_api.post("/api/conversations/", {"bot": str(BotFactory.create().id)}, format="json"),
+        400,
+        "validation_error",
+    )
+    assert error["details"][0]["field"] == "bot"
+    assert not Conversation.objects.exists()
+
+
+def test_chat_saves_both_messages_with_sources(api, conversation, agent):
+    response = chat(api, conversation, "What do penguins eat?")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["user_message"]["role"] == "USER"
+    assert body["bot_message"]["role"] == "BOT"
+    assert body["bot_message"]["content"] == "Penguins eat krill."
+    assert body["bot_message"]["sources"][0]["text"] == "Penguins eat krill."
+    assert set(body["bot_message"]["sources"][0]) == {"document_id", "chunk_index", "score", "text"}
+
+    detail = api.get(f"/api/conversations/{conversation.id}/").json()
+    assert [m["role"] for m in detail["messages"]] == ["USER", "BOT"]
+    sent = agent.chat_requests[-1]
+    assert (sent["system_prompt"], sent["model"], sent["temperature"]) == (
+        "Be kind.",
+        "gemini-2.5-flash",
+        0.3,
+    )
+
+
+def test_chat_sends_recent_history_with_assistant_roles(api, conversation, agent, settings):
+    settings.CHAT_HISTORY_TURNS = 2
+    MessageFactory.create(conversation=conversation, role=Message.Role.USER, content="first")
+    MessageFactory.create(conversation=conversation, role=Message.Role.USER, content="hi")
+    MessageFactory.create(conversation=conversation, role=Message.Role.BOT, content="hello")
+    chat(api, conversation, "Where is Paris?")
+    history = agent.chat_requests[-1]["history"]
+    assert [(item.role, item.content) for item in history] == [("user", "hi"), ("assistant", "hello")]
+
+
+def test_agent_down_is_503_keeps_the_user_message_and_a_resend_works(api, conversation, agent):
+    agent.unavailable = True
+    assert_error(chat(api, conversation, "What do penguins eat?"), 503, "agent_unavailable")
+    assert list(conversation.messages.values_list("role", "content")) == [("USER", "What do penguins eat?")]
+
+    agent.unavailable = False
+    assert chat(api, conversation, "What do penguins eat?").status_code == 200
+    assert conversation.messages.filter(role=Message.Role.BOT).count() == 1
+
+
+def test_chat_with_an_inactive_bot_is_409(api, conversation):
+    conversation.bot.is_active = False
+    conversation.bot.save()
+    assert_error(chat(api, conversation, "hello"), 409, "bot_inactive")
+    assert not conversation.messages.exists()
+
+
+def test_empty_or_missing_message_is_400(api, conversation):
+    assert_error(chat(api, conversation, "   "), 400, "validation_error")
+    assert_error(api.post(f"/api/conversations/{conversation.id}/chat/", {}, format="json"), 400)
+    assert not conversation.messages.exists()
+
+
+def test_chat_is_throttled_after_the_rate_with_retry_after(api, conversation, settings):
+    settings.CHAT_THROTTLE_RATE = "3/min"
+    for _ in range(3):
+        assert chat(api, conversation, "hello").status_code == 200
+    throttled = chat(api, conversation, "hello")
+    assert_error(throttled, 429, "throttled")
+    assert int(throttled["Retry-After"]) > 0
+
+
+def test_another_users_conversation_is_404(other_api, conversation):
+    assert_error(other_api.get(f"/api/conversations/{conversation.id}/"), 404)
+    assert_error(chat(other_api, conversation, "hello"), 404)
+    assert_error(other_api.delete(f"/api/conversations/{conversation.id}/"), 404)
+    assert not conversation.messages.exists()
+    assert other_api.get("/api/conversations/").json()["count"] == 0

@@ -1,0 +1,122 @@
+"""The agent's one settings object, read from the environment and the repo-root `.env`.
+
+Every variable is the upper-case field name (AGENT_SERVICE_TOKEN, GOOGLE_API_KEY, ...). Unsafe or
+contradictory values fail at construction, i.e. at start-up, never on the first request.
+
+Provider resolution (each can be forced with EMBEDDINGS_PROVIDER / VECTOR_STORE / LLM_PROVIDER; a forced
+choice whose keys are missing is an error):
+  embeddings    gemini when GOOGLE_API_KEY is set, else local (all-MiniLM-L6-v2)
+  vector store  pinecone when PINECONE_API_KEY and PINECONE_INDEX are set, else chroma on disk
+  llm           openai-compatible when LLM_BASE_URL is set (it names a server only for this purpose),
+                else gemini when GOOGLE_API_KEY is set, else the offline extractive answerer
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+EmbeddingsProviderName = Literal["gemini", "local"]
+VectorStoreName = Literal["pinecone", "chroma"]
+LlmProviderName = Literal["gemini", "openai", "extractive"]
+
+MIN_TOKEN_LENGTH = 16
+_PLACEHOLDER_MARKERS = ("changeme", "replaceme", "placeholder", "yourtoken", "example", "insecure")
+
+
+class AgentSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=REPO_ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",  # the shared .env also holds Django's variables
+        case_sensitive=False,
+        env_ignore_empty=True,  # `GOOGLE_API_KEY=` in a .env means "not configured", not an empty key
+        hide_input_in_errors=True,  # a rejected AGENT_SERVICE_TOKEN must not reach the start-up log
+    )
+
+    agent_service_token: SecretStr
+    google_api_key: SecretStr | None = None
+    pinecone_api_key: SecretStr | None = None
+    pinecone_index: str | None = None
+
+    embeddings_provider: EmbeddingsProviderName | None = None
+    vector_store: VectorStoreName | None = None
+    llm_provider: LlmProviderName | None = None
+
+    gemini_chat_model: str = "gemini-2.5-flash"
+    gemini_embedding_model: str = "gemini-embedding-001"
+    gemini_embedding_dimension: int = Field(default=768, ge=1)
+    embedding_batch_size: int = Field(default=100, ge=1, le=100)
+    pinecone_upsert_batch_size: int = Field(default=100, ge=1, le=1000)
+
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "llama3.2"
+
+    agent_data_dir: Path = REPO_ROOT / "var" / "agent"
+    retrieval_top_k: int = Field(default=4, ge=1, le=20)
+    # Cosine similarity below which a chunk is not shown to the model nor cited. all-MiniLM-L6-v2 scores
+    # unrelated passages around 0.0-0.2 and on-topic ones from about 0.3 up.
+    min_relevance_score: float = Field(default=0.25, ge=0.0, le=1.0)
+    provider_max_retries: int = Field(default=3, ge=0, le=10)
+    provider_timeout_seconds: float = Field(default=30.0, gt=0)
+    # First retry delay for Gemini/Pinecone 429/5xx/timeouts; doubles per attempt, capped at 8x.
+    provider_retry_backoff_seconds: float = Field(default=0.5, gt=0, le=10)
+    local_embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+
+    @field_validator("agent_service_token")
+    @classmethod
+    def _token_is_safe(cls, token: SecretStr) -> SecretStr:
+        value = token.get_secret_value()
+        if len(value) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"AGENT_SERVICE_TOKEN must be at least {MIN_TOKEN_LENGTH} characters long")
+        normalized = re.sub(r"[^a-z0-9]", "", value.lower())
+        if len(set(value)) < 4 or any(marker in normalized for marker in _PLACEHOLDER_MARKERS):
+            raise ValueError(
+                "AGENT_SERVICE_TOKEN looks like a placeholder; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        return token
+
+    @model_validator(mode="after")
+    def _explicit_choices_have_their_keys(self) -> AgentSettings:
+        self.resolved_embeddings_provider()
+        self.resolved_vector_store()
+        self.resolved_llm_provider()
+        return self
+
+    def resolved_embeddings_provider(self) -> EmbeddingsProviderName:
+        if self.embeddings_provider == "gemini" and self.google_api_key is None:
+            raise ValueError("EMBEDDINGS_PROVIDER=gemini needs GOOGLE_API_KEY")
+        if self.embeddings_provider is not None:
+            return self.embeddings_provider
+        return "gemini" if self.google_api_key is not None else "local"
+
+    def resolved_vector_store(self) -> VectorStoreName:
+        has_pinecone = self.pinecone_api_key is not None and self.pinecone_index is not None
+        if self.vector_store == "pinecone" and not has_pinecone:
+            raise ValueError("VECTOR_STORE=pinecone needs PINECONE_API_KEY and PINECONE_INDEX")
+        if self.vector_store is not None:
+            return self.vector_store
+        return "pinecone" if has_pinecone else "chroma"
+
+    def resolved_llm_provider(self) -> LlmProviderName:
+        if self.llm_provider == "gemini" and self.google_api_key is None:
+            raise ValueError("LLM_PROVIDER=gemini needs GOOGLE_API_KEY")
+        if self.llm_provider == "openai" and self.llm_base_url is None:
+            raise ValueError("LLM_PROVIDER=openai needs LLM_BASE_URL")
+        if self.llm_provider is not None:
+            return self.llm_provider
+        if self.llm_base_url is not None:
+            return "openai"
+        return "gemini" if self.google_api_key is not None else "extractive"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.agent_data_dir / "chroma"

@@ -1,0 +1,216 @@
+"""The agent's HTTP edge: authenticate, validate, call one service function, shape the answer.
+
+Providers are built once per process in the lifespan (or injected by tests and Pact provider states)
+and live on `app.state.providers`. Routes that touch a provider are plain `def`: FastAPI runs them in
+its threadpool, so blocking model and network calls never stall the event loop.
+
+    cd backend && AGENT_SERVICE_TOKEN=... ../.venv/bin/uvicorn chatsphere_agent.main:app --port 8001
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from chatsphere_agent.agent import bot_chat
+from chatsphere_agent.config import AgentSettings
+from chatsphere_agent.errors import AgentHTTPError, error_responses, install_error_handlers
+from chatsphere_agent.providers.base import HistoryTurn
+from chatsphere_agent.providers.factory import Providers, build_providers
+from chatsphere_agent.schemas import (
+    ChatRequest,
+    ChatResponse,
+    DeleteBotResponse,
+    DeleteDocumentResponse,
+    EmbedRequest,
+    EmbedResponse,
+    HealthResponse,
+    ProviderNames,
+    Source,
+)
+from chatsphere_agent.vector_store import bot_delete, document_delete, embed_and_store_chunks
+
+logger = logging.getLogger(__name__)
+
+_bearer = HTTPBearer(auto_error=False, description="The shared AGENT_SERVICE_TOKEN.")
+_PROTECTED_ERRORS = error_responses(401, 422, 502, 503)
+
+
+def _not_ready() -> AgentHTTPError:
+    return AgentHTTPError(
+        status_code=503,
+        code="service_not_ready",
+        message="The agent is still starting up; retry shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _settings(request: Request) -> AgentSettings:
+    settings: AgentSettings | None = request.app.state.settings
+    if settings is None:
+        raise _not_ready()
+    return settings
+
+
+async def _providers(request: Request) -> Providers:
+    providers: Providers | None = request.app.state.providers
+    if providers is None:
+        raise _not_ready()
+    return providers
+
+
+SettingsDep = Annotated[AgentSettings, Depends(_settings)]
+ProvidersDep = Annotated[Providers, Depends(_providers)]
+
+
+async def require_service_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    expected = settings.agent_service_token.get_secret_value().encode()
+    presented = credentials.credentials.encode() if credentials is not None else b""
+    if not hmac.compare_digest(presented, expected):
+        raise AgentHTTPError(
+            status_code=401,
+            code="unauthorized",
+            message="Send `Authorization: Bearer <AGENT_SERVICE_TOKEN>`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+router = APIRouter()
+protected = APIRouter(dependencies=[Depends(require_service_token)], responses=_PROTECTED_ERRORS)
+
+
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses=error_responses(503),
+    summary="Readiness, naming the live provider of each kind",
+)
+async def health(providers: ProvidersDep) -> HealthResponse:
+    return HealthResponse(status="ok", providers=_provider_names(providers))
+
+
+@protected.post("/embed_and_store", response_model=EmbedResponse, summary="Embed a document's chunks")
+def embed_and_store(body: EmbedRequest, providers: ProvidersDep, settings: SettingsDep) -> EmbedResponse:
+    stored = embed_and_store_chunks(
+        embeddings=providers.embeddings,
+        vector_store=providers.vector_store,
+        bot_id=str(body.bot_id),
+        document_id=str(body.document_id),
+        chunks=body.chunks,
+        batch_size=settings.embedding_batch_size,
+    )
+    return EmbedResponse(status="success", document_id=body.document_id, stored_vector_count=stored)
+
+
+@protected.post("/chat", response_model=ChatResponse, summary="Answer from the bot's documents")
+def chat(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> ChatResponse:
+    result = bot_chat(
+        providers=providers,
+        bot_id=str(body.bot_id),
+        message=body.message,
+        history=[HistoryTurn(role=turn.role, content=turn.content) for turn in body.history],
+        system_prompt=body.system_prompt,
+        model=body.model,
+        temperature=body.temperature,
+        top_k=body.top_k or settings.retrieval_top_k,
+        min_score=settings.min_relevance_score,
+    )
+    return ChatResponse(
+        response=result.text,
+        model=result.model,
+        sources=[
+            Source(
+                document_id=UUID(chunk.document_id),
+                chunk_index=chunk.chunk_index,
+                score=chunk.score,
+                text=chunk.text,
+            )
+            for chunk in result.sources
+        ],
+    )
+
+
+@protected.delete(
+    "/documents/{document_id}", response_model=DeleteDocumentResponse, summary="Delete a document's vectors"
+)
+def delete_document(
+    document_id: UUID,
+    bot_id: Annotated[UUID, Query(description="The bot that owns the document.")],
+    providers: ProvidersDep,
+) -> DeleteDocumentResponse:
+    deleted = document_delete(
+        vector_store=providers.vector_store, bot_id=str(bot_id), document_id=str(document_id)
+    )
+    return DeleteDocumentResponse(document_id=document_id, deleted_vector_count=deleted)
+
+
+@protected.delete("/bots/{bot_id}", response_model=DeleteBotResponse, summary="Drop a bot's vectors")
+def delete_bot(bot_id: UUID, providers: ProvidersDep) -> DeleteBotResponse:
+    deleted = bot_delete(vector_store=providers.vector_store, bot_id=str(bot_id))
+    return DeleteBotResponse(bot_id=bot_id, deleted=deleted)
+
+
+def _provider_names(providers: Providers) -> ProviderNames:
+    return ProviderNames(
+        embeddings=providers.embeddings.name,
+        vector_store=providers.vector_store.name,
+        llm=providers.chat_model.name,
+    )
+
+
+def _configure_logging() -> None:
+    # Under uvicorn only uvicorn's own loggers have handlers; give ours one unless the host configured
+    # logging itself (tests, a gunicorn config, ...).
+    package_logger = logging.getLogger("chatsphere_agent")
+    if package_logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    package_logger.addHandler(handler)
+    package_logger.setLevel(logging.INFO)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    _configure_logging()
+    if app.state.settings is None:
+        app.state.settings = AgentSettings()
+    if app.state.providers is None:
+        # Loading a model takes seconds; keep the loop free while it does.
+        app.state.providers = await run_in_threadpool(build_providers, app.state.settings)
+    names = _provider_names(app.state.providers)
+    logger.info(
+        "agent ready: embeddings=%s vector_store=%s llm=%s", names.embeddings, names.vector_store, names.llm
+    )
+    yield
+
+
+def create_app(providers: Providers | None = None, settings: AgentSettings | None = None) -> FastAPI:
+    """Build the app; anything not injected is built from the environment when the app starts."""
+    app = FastAPI(
+        title="ChatSphere agent",
+        version="1.0.0",
+        description="Embeddings, vector search and chat for ChatSphere bots. Errors: "
+        '`{"error": {"code", "message", "details"}}`; a malformed JSON body is a 422.',
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.providers = providers
+    install_error_handlers(app)
+    app.include_router(router)
+    app.include_router(protected)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,157 @@
+"""Embedded vector store: Chroma on disk, one cosine collection per bot (named by the bot's UUID).
+
+chromadb is used directly rather than through langchain-chroma's `Chroma` wrapper: the wrapper binds
+one collection to an embedding function, while this store receives vectors already computed by the
+EmbeddingsProvider and must create, count and drop a collection per bot; through the wrapper that
+would mean reaching into its private `_collection` and `_client`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import ChromaError, NotFoundError
+
+from chatsphere_agent.providers.base import ProviderError, RetrievedChunk
+
+if TYPE_CHECKING:
+    from chatsphere_agent.config import AgentSettings
+
+_DIMENSION_KEY = "embedding_dimension"
+
+
+def chunk_id(document_id: str, chunk_index: int) -> str:
+    return f"{document_id}#{chunk_index}"
+
+
+class ChromaStore:
+    def __init__(self, *, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.name = f"chroma:{path}"
+        self._client: ClientAPI = chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        )
+        self._max_batch = self._client.get_max_batch_size()
+        # Routes run in FastAPI's threadpool. Replacing a document is "upsert, then delete the ids past
+        # its new end", and dropping a bot races with writes to it; one writer at a time keeps each of
+        # those whole. Reads do not take the lock: Chroma serves them consistently on its own.
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: AgentSettings) -> ChromaStore:
+        return cls(path=settings.chroma_dir)
+
+    def index_dimension(self) -> int | None:
+        """The dimension existing data was written with, so a changed embedding model fails at start-up."""
+        with self._errors():
+            for collection in self._client.list_collections(limit=1):
+                dimension = (collection.metadata or {}).get(_DIMENSION_KEY)
+                if isinstance(dimension, int):
+                    return dimension
+        return None
+
+    def upsert(
+        self, *, bot_id: str, document_id: str, chunks: Sequence[str], vectors: Sequence[Sequence[float]]
+    ) -> int:
+        if len(chunks) != len(vectors):
+            raise ProviderError(
+                f"{len(chunks)} chunks but {len(vectors)} vectors", provider=self.name, retryable=False
+            )
+        if not chunks:
+            return 0
+        ids = [chunk_id(document_id, index) for index in range(len(chunks))]
+        metadatas: list[dict[str, str | int | float | bool | None]] = [
+            {"bot_id": bot_id, "document_id": document_id, "chunk_index": index, "text": text}
+            for index, text in enumerate(chunks)
+        ]
+        with self._errors(), self._write_lock:
+            collection = self._client.get_or_create_collection(
+                name=bot_id,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={_DIMENSION_KEY: len(vectors[0])},
+                embedding_function=None,
+            )
+            for start in range(0, len(ids), self._max_batch):
+                end = start + self._max_batch
+                collection.upsert(
+                    ids=ids[start:end],
+                    embeddings=np.asarray(vectors[start:end], dtype=np.float32),
+                    metadatas=metadatas[start:end],  # type: ignore[arg-type]
+                    documents=list(chunks[start:end]),
+                )
+            # Upsert first, then drop what lies past the new end (a re-chunk that came out shorter):
+            # a failure midway leaves the old answerable state, never an empty document.
+            self._delete_stale(collection, document_id=document_id, keep=set(ids))
+        return len(ids)
+
+    def query(self, *, bot_id: str, vector: Sequence[float], top_k: int) -> list[RetrievedChunk]:
+        with self._errors():
+            collection = self._collection_or_none(bot_id)
+            if collection is None:
+                return []
+            result = collection.query(
+                query_embeddings=np.asarray([vector], dtype=np.float32),
+                n_results=top_k,
+                include=["documents", "metadatas", "distances"],
+            )
+        metadatas = (result["metadatas"] or [[]])[0]
+        documents = (result["documents"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        return [
+            RetrievedChunk(
+                document_id=str(metadata["document_id"]),
+                chunk_index=int(str(metadata["chunk_index"])),
+                text=document,
+                # Cosine distance is 1 - similarity; opposite-direction vectors (similarity < 0) are as
+                # irrelevant as orthogonal ones, so the score is kept in the documented [0, 1].
+                score=max(0.0, min(1.0, 1.0 - float(distance))),
+            )
+            for metadata, document, distance in zip(metadatas, documents, distances, strict=True)
+        ]
+
+    def delete_document(self, *, bot_id: str, document_id: str) -> int:
+        with self._errors(), self._write_lock:
+            collection = self._collection_or_none(bot_id)
+            if collection is None:
+                return 0
+            return int(collection.delete(where={"document_id": document_id})["deleted"])
+
+    def delete_bot(self, *, bot_id: str) -> bool:
+        with self._errors(), self._write_lock:
+            try:
+                self._client.delete_collection(name=bot_id)
+            except NotFoundError:
+                return False
+        return True
+
+    def _collection_or_none(self, bot_id: str) -> Collection | None:
+        try:
+            return self._client.get_collection(name=bot_id, embedding_function=None)
+        except NotFoundError:
+            return None
+
+    def _delete_stale(self, collection: Collection, *, document_id: str, keep: set[str]) -> None:
+        existing = collection.get(where={"document_id": document_id}, include=[])["ids"]
+        stale = [existing_id for existing_id in existing if existing_id not in keep]
+        for start in range(0, len(stale), self._max_batch):
+            collection.delete(ids=stale[start : start + self._max_batch])
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (ChromaError, ValueError) as exc:
+            raise ProviderError(f"Chroma failed: {exc}", provider="chroma", retryable=False) from exc
+        except (OSError, sqlite3.Error) as exc:
+            # A full disk or a locked database file can clear up; report it as a temporary outage.
+            raise ProviderError(f"Chroma failed: {exc}", provider="chroma", retryable=True) from exc

@@ -1,0 +1,88 @@
+"""Builds the process's one embeddings provider, vector store and chat model from the settings.
+
+Implementations are imported only when chosen, so an embedded deployment never imports the Google or
+Pinecone SDKs and a cloud deployment never loads torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatsphere_agent.config import AgentSettings
+from chatsphere_agent.errors import StartupError
+from chatsphere_agent.providers.base import ChatModelProvider, EmbeddingsProvider, VectorStoreProvider
+
+
+@dataclass(frozen=True, slots=True)
+class Providers:
+    embeddings: EmbeddingsProvider
+    vector_store: VectorStoreProvider
+    chat_model: ChatModelProvider
+
+
+def build_embeddings(settings: AgentSettings) -> EmbeddingsProvider:
+    if settings.resolved_embeddings_provider() == "gemini":
+        from chatsphere_agent.providers.gemini import GeminiEmbeddings
+
+        return GeminiEmbeddings.from_settings(settings)
+    from chatsphere_agent.providers.local_embeddings import LocalEmbeddings
+
+    return LocalEmbeddings.from_settings(settings)
+
+
+def build_vector_store(settings: AgentSettings) -> VectorStoreProvider:
+    if settings.resolved_vector_store() == "pinecone":
+        from chatsphere_agent.providers.pinecone_store import PineconeStore
+
+        return PineconeStore.from_settings(settings)
+    from chatsphere_agent.providers.chroma_store import ChromaStore
+
+    return ChromaStore.from_settings(settings)
+
+
+def build_chat_model(settings: AgentSettings) -> ChatModelProvider:
+    llm = settings.resolved_llm_provider()
+    if llm == "gemini":
+        from chatsphere_agent.providers.gemini import GeminiChatModel
+
+        return GeminiChatModel.from_settings(settings)
+    if llm == "openai":
+        from chatsphere_agent.providers.openai_compatible import OpenAICompatibleChatModel
+
+        return OpenAICompatibleChatModel.from_settings(settings)
+    from chatsphere_agent.providers.extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer()
+
+
+def check_compatible(providers: Providers) -> None:
+    """Refuse to start when stored vectors and new embeddings could never be compared."""
+    store_dimension = providers.vector_store.index_dimension()
+    embedding_dimension = providers.embeddings.dimension
+    if store_dimension is not None and store_dimension != embedding_dimension:
+        raise StartupError(
+            f"Embedding dimension mismatch: {providers.embeddings.name} produces {embedding_dimension}-d "
+            f"vectors but {providers.vector_store.name} holds {store_dimension}-d vectors. Use an index "
+            "(PINECONE_INDEX) or data directory (AGENT_DATA_DIR) made for this embedding model, or set "
+            "GEMINI_EMBEDDING_DIMENSION to the index's dimension."
+        )
+
+
+def build_providers(
+    settings: AgentSettings,
+    *,
+    embeddings: EmbeddingsProvider | None = None,
+    vector_store: VectorStoreProvider | None = None,
+    chat_model: ChatModelProvider | None = None,
+) -> Providers:
+    """Build what is not given from the settings, then check the set can work together.
+
+    Passing one implementation in (a test's or a Pact provider state's) keeps the rest real.
+    """
+    providers = Providers(
+        embeddings=build_embeddings(settings) if embeddings is None else embeddings,
+        vector_store=build_vector_store(settings) if vector_store is None else vector_store,
+        chat_model=build_chat_model(settings) if chat_model is None else chat_model,
+    )
+    check_compatible(providers)
+    return providers

@@ -1,0 +1,84 @@
+"""Chat through any OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio, OpenAI itself).
+
+One ChatOpenAI object per process; a request's own model or temperature is bound onto it per call,
+which reuses the same HTTP client instead of building a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
+
+from chatsphere_agent.prompts import build_chat_messages
+from chatsphere_agent.providers.base import HistoryTurn, ModelAnswer, ProviderError, RetrievedChunk
+
+if TYPE_CHECKING:
+    from chatsphere_agent.config import AgentSettings
+
+# Local servers (Ollama, llama.cpp) ignore the key, but the OpenAI client insists on one being set.
+_KEY_FOR_KEYLESS_SERVERS = "no-key-required"
+
+
+def provider_error_from_openai(exc: openai.OpenAIError, *, provider: str) -> ProviderError:
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return ProviderError(f"cannot reach the LLM server: {exc}", provider=provider, retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        retryable = exc.status_code == 429 or exc.status_code >= 500
+        return ProviderError(
+            f"the LLM server answered {exc.status_code}: {exc.message}",
+            provider=provider,
+            retryable=retryable,
+        )
+    return ProviderError(f"the LLM call failed: {exc}", provider=provider, retryable=False)
+
+
+class OpenAICompatibleChatModel:
+    def __init__(self, *, chat_model: BaseChatModel, default_model: str) -> None:
+        self._chat_model = chat_model
+        self._default_model = default_model
+        self.name = f"openai:{default_model}"
+
+    @classmethod
+    def from_settings(cls, settings: AgentSettings) -> OpenAICompatibleChatModel:
+        api_key = settings.llm_api_key or SecretStr(_KEY_FOR_KEYLESS_SERVERS)
+        chat_model = ChatOpenAI(
+            model_name=settings.llm_model,
+            openai_api_base=settings.llm_base_url,
+            openai_api_key=api_key,
+            request_timeout=settings.provider_timeout_seconds,
+            max_retries=settings.provider_max_retries,
+        )
+        return cls(chat_model=chat_model, default_model=settings.llm_model)
+
+    def answer(
+        self,
+        *,
+        question: str,
+        context: Sequence[RetrievedChunk],
+        history: Sequence[HistoryTurn],
+        system_prompt: str | None,
+        model: str | None,
+        temperature: float | None,
+    ) -> ModelAnswer:
+        messages = build_chat_messages(
+            question=question, context=context, history=history, system_prompt=system_prompt
+        )
+        overrides: dict[str, Any] = {}
+        if model is not None:
+            overrides["model"] = model
+        if temperature is not None:
+            overrides["temperature"] = temperature
+        runnable = self._chat_model.bind(**overrides) if overrides else self._chat_model
+        try:
+            reply = runnable.invoke(messages)
+        except openai.OpenAIError as exc:
+            raise provider_error_from_openai(exc, provider=self.name) from exc
+        text = reply.text.strip()
+        if not text:
+            raise ProviderError("the LLM returned an empty answer", provider=self.name, retryable=True)
+        return ModelAnswer(text=text, model=model or self._default_model)

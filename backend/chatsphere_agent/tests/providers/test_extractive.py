@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from chatsphere_agent.providers.base import RetrievedChunk
+from chatsphere_agent.providers.extractive import NOTHING_FOUND, ExtractiveAnswerer
+
+
+def ask(question: str, *chunks: RetrievedChunk) -> str:
+    answer = ExtractiveAnswerer().answer(
+        question=question, context=chunks, history=[], system_prompt=None, model=None, temperature=None
+    )
+    assert answer.model == "extractive"
+    return answer.text
+
+
+def chunk(text: str, score: float = 0.6, index: int = 0) -> RetrievedChunk:
+    return RetrievedChunk(document_id="doc", chunk_index=index, text=text, score=score)
+
+
+def test_says_plainly_when_nothing_was_retrieved() -> None:
+    assert ask("Where is the mirror?") == NOTHING_FOUND
+
+
+def test_quotes_the_matching_sentences_not_the_rest() -> None:
+    text = "The observatory is remote. The mirror is 4.2 meters wide. Tours run monthly."
+
+    answer = ask("How wide is the mirror?", chunk(text))
+
+    assert answer == "The mirror is 4.2 meters wide."
+
+
+def test_keeps_at_most_three_sentences_in_reading_order() -> None:
+    first = chunk("Mirror coatings use aluminium. Mirror cleaning happens yearly.", score=0.7, index=0)
+    second = chunk("The mirror weighs 9 tonnes. The mirror cell has 120 actuators.", score=0.5, index=1)
+
+    answer = ask("mirror", first, second)
+
+    assert (
+        answer == "Mirror coatings use aluminium. Mirror cleaning happens yearly. The mirror weighs 9 tonnes."
+    )
+
+
+def test_falls_back_to_the_best_chunk_when_no_word_is_shared() -> None:
+    answer = ask("Who runs it?", chunk("Paris hosts the seat of government. It is large."), chunk("Other."))
+
+    assert answer == "Paris hosts the seat of government. It is large."
+
+
+def test_is_deterministic() -> None:
+    chunks = [chunk(f"Sentence about mirrors number {i}.", index=i) for i in range(6)]
+
+    assert len({ask("mirrors", *chunks) for _ in range(5)}) == 1

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from chatsphere_agent.errors import StartupError
+from chatsphere_agent.providers.chroma_store import ChromaStore
+from chatsphere_agent.providers.extractive import ExtractiveAnswerer
+from chatsphere_agent.providers.factory import build_chat_model, build_providers, build_vector_store
+from chatsphere_agent.providers.openai_compatible import OpenAICompatibleChatModel
+from chatsphere_agent.tests.conftest import SettingsFactory
+from chatsphere_agent.tests.fakes import FixedDimensionStore, RecordingEmbeddings
+
+
+def test_a_store_of_another_dimension_refuses_to_start(make_settings: SettingsFactory) -> None:
+    with pytest.raises(StartupError, match=r"produces 384-d vectors but fixed:768 holds 768-d"):
+        build_providers(
+            make_settings(),
+            embeddings=RecordingEmbeddings(dimension=384),
+            vector_store=FixedDimensionStore(dimension=768),
+        )
+
+
+def test_chroma_data_written_by_another_model_refuses_to_start(make_settings: SettingsFactory) -> None:
+    settings = make_settings()
+    ChromaStore.from_settings(settings).upsert(
+        bot_id="6f1c2a4e-0000-4000-8000-000000000001", document_id="d", chunks=["x"], vectors=[[1.0] * 8]
+    )
+
+    with pytest.raises(StartupError, match="Embedding dimension mismatch"):
+        build_providers(settings, embeddings=RecordingEmbeddings(dimension=4))
+
+
+def test_an_adaptive_store_accepts_any_dimension(make_settings: SettingsFactory) -> None:
+    providers = build_providers(
+        make_settings(),
+        embeddings=RecordingEmbeddings(dimension=4),
+        vector_store=FixedDimensionStore(dimension=None),
+    )
+
+    assert isinstance(providers.chat_model, ExtractiveAnswerer)
+
+
+def test_without_keys_the_embedded_implementations_are_built(make_settings: SettingsFactory) -> None:
+    settings = make_settings()
+
+    assert isinstance(build_vector_store(settings), ChromaStore)
+    assert isinstance(build_chat_model(settings), ExtractiveAnswerer)
+
+
+def test_an_llm_base_url_builds_the_openai_compatible_model(make_settings: SettingsFactory) -> None:
+    chat_model = build_chat_model(make_settings(llm_base_url="http://127.0.0.1:9/v1", llm_model="qwen2.5"))
+
+    assert isinstance(chat_model, OpenAICompatibleChatModel)
+    assert chat_model.name == "openai:qwen2.5"

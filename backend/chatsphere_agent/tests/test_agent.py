@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from chatsphere_agent.agent import bot_chat
+from chatsphere_agent.providers.base import HistoryTurn, RetrievedChunk
+from chatsphere_agent.providers.factory import Providers
+from chatsphere_agent.tests.fakes import FixedDimensionStore, RecordingChatModel, RecordingEmbeddings
+
+
+def test_one_llm_call_given_exactly_the_relevant_chunks_which_become_the_sources() -> None:
+    relevant = RetrievedChunk(document_id="d", chunk_index=0, text="relevant", score=0.7)
+    noise = RetrievedChunk(document_id="d", chunk_index=1, text="noise", score=0.05)
+    llm = RecordingChatModel()
+    providers = Providers(
+        embeddings=RecordingEmbeddings(),
+        vector_store=FixedDimensionStore(dimension=4, results=[noise, relevant]),
+        chat_model=llm,
+    )
+    history = [HistoryTurn(role="user", content="earlier")]
+
+    result = bot_chat(
+        providers=providers,
+        bot_id="bot",
+        message="question?",
+        history=history,
+        system_prompt="be brief",
+        model=None,
+        temperature=None,
+        top_k=4,
+        min_score=0.25,
+    )
+
+    assert len(llm.calls) == 1
+    assert llm.calls[0]["context"] == [relevant]
+    assert llm.calls[0]["history"] == history
+    assert result.sources == [relevant]
+    assert (result.text, result.model) == (llm.reply, llm.name)
+
+
+def test_the_llm_is_still_asked_once_when_nothing_is_relevant() -> None:
+    llm = RecordingChatModel()
+    providers = Providers(
+        embeddings=RecordingEmbeddings(), vector_store=FixedDimensionStore(dimension=4), chat_model=llm
+    )
+
+    result = bot_chat(
+        providers=providers,
+        bot_id="bot",
+        message="hello",
+        history=[],
+        system_prompt=None,
+        model=None,
+        temperature=None,
+        top_k=4,
+        min_score=0.25,
+    )
+
+    assert len(llm.calls) == 1
+    assert llm.calls[0]["context"] == []
+    assert result.sources == []

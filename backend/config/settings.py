@@ -1,0 +1,213 @@
+"""The one settings module of the Django core, read from the environment (and /work/main/.env if present).
+
+Every variable is listed with a comment in .env.example at the repository root. Unsafe combinations
+(no secret key in production, DEBUG with public hosts, nonsensical limits) stop the process at import
+time instead of surfacing later as a security hole or a confusing runtime error.
+"""
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import django_stubs_ext
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+# Lets runtime code subscript Django generics (ModelAdmin[Bot], QuerySet[Bot]) like the type stubs do.
+django_stubs_ext.monkeypatch()
+
+BACKEND_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = BACKEND_DIR.parent
+VAR_DIR = REPO_DIR / "var"
+
+env = environ.Env()
+if (REPO_DIR / ".env").is_file():
+    # Real environment variables win over the file (read_env does not overwrite them).
+    environ.Env.read_env(REPO_DIR / ".env")
+
+# pytest imports this module before any conftest can touch the environment, so the suite is recognised
+# here: it gets a throwaway key and the PostgreSQL test server instead of the embedded SQLite file.
+# mypy's django plugin imports it too, only to read the app registry: it gets the throwaway key.
+RUNNING_TESTS = "pytest" in sys.modules
+RUNNING_TOOLING = RUNNING_TESTS or "mypy" in sys.modules
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1", "testserver"})
+TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/chatsphere"
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not (DEBUG or RUNNING_TOOLING):
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required unless DJANGO_DEBUG=true.")
+    SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789"  # noqa: S105
+elif not DEBUG and (len(SECRET_KEY) < 32 or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a random string of at least 32 characters.")
+
+ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+if DEBUG and not set(ALLOWED_HOSTS) <= LOCAL_HOSTS:
+    raise ImproperlyConfigured(
+        "DJANGO_DEBUG=true leaks internals in error pages; it is only allowed with localhost "
+        f"DJANGO_ALLOWED_HOSTS, not {ALLOWED_HOSTS}."
+    )
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "chatsphere",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_default_database_url = TEST_DATABASE_URL if RUNNING_TESTS else f"sqlite:///{VAR_DIR / 'chatsphere.sqlite3'}"
+DATABASES = {"default": env.db_url("DATABASE_URL", default=_default_database_url)}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+
+# Uploads: MAX_UPLOAD_BYTES bounds one document; request bodies may carry that plus form overhead.
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+if MAX_UPLOAD_BYTES <= 0:
+    raise ImproperlyConfigured("MAX_UPLOAD_BYTES must be positive.")
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + UPLOAD_OVERHEAD_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Chunking for retrieval. The agent refuses chunks over 20,000 characters.
+CHUNK_SIZE = env.int("CHUNK_SIZE", default=1000)
+CHUNK_OVERLAP = env.int("CHUNK_OVERLAP", default=150)
+if not 0 < CHUNK_SIZE <= 20_000 or not 0 <= CHUNK_OVERLAP < CHUNK_SIZE:
+    raise ImproperlyConfigured("Need 0 < CHUNK_SIZE <= 20000 and 0 <= CHUNK_OVERLAP < CHUNK_SIZE.")
+
+CHAT_HISTORY_TURNS = env.int("CHAT_HISTORY_TURNS", default=10)
+if not 0 <= CHAT_HISTORY_TURNS <= 50:
+    raise ImproperlyConfigured("CHAT_HISTORY_TURNS must be between 0 and 50 (the agent's limit).")
+CHAT_THROTTLE_RATE = env.str("CHAT_THROTTLE_RATE", default="30/min")
+
+# The agent service. "memory" swaps in the in-process InMemoryAgent (no AI service needed).
+AGENT_BACKEND = env.str("AGENT_BACKEND", default="http")
+if AGENT_BACKEND not in {"http", "memory"}:
+    raise ImproperlyConfigured("AGENT_BACKEND must be 'http' or 'memory'.")
+AGENT_SERVICE_URL = env.str("AGENT_SERVICE_URL", default="http://localhost:8001")
+AGENT_SERVICE_TOKEN = env.str("AGENT_SERVICE_TOKEN", default="")
+if not AGENT_SERVICE_TOKEN and AGENT_BACKEND == "http" and not (DEBUG or RUNNING_TOOLING):
+    raise ImproperlyConfigured("AGENT_SERVICE_TOKEN is required unless DJANGO_DEBUG=true.")
+AGENT_CONNECT_TIMEOUT_SECONDS = env.float("AGENT_CONNECT_TIMEOUT_SECONDS", default=3.0)
+AGENT_TIMEOUT_SECONDS = env.float("AGENT_TIMEOUT_SECONDS", default=60.0)
+if AGENT_CONNECT_TIMEOUT_SECONDS <= 0 or AGENT_TIMEOUT_SECONDS <= 0:
+    raise ImproperlyConfigured("Agent timeouts must be positive.")
+AGENT_MAX_CONNECTIONS = env.int("AGENT_MAX_CONNECTIONS", default=20)
+
+# Celery: no broker → tasks run eagerly in-process (embedded run, tests).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["chatsphere.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=20),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "chatsphere.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ChatSphere API",
+    "DESCRIPTION": (
+        "Build chatbots from your documents. Every non-2xx answer has the shape "
+        '{"error": {"code", "message", "details"}}. Another user\'s object is always a 404.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentStatusEnum": "chatsphere.models.Document.Status",
+        "MessageRoleEnum": "chatsphere.models.Message.Role",
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # httpx logs every request line at INFO; keep it at WARNING so agent traffic does not flood logs.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

@@ -1,0 +1,19 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("admin/", admin.site.urls),
+    path("api/", include("chatsphere.api.urls")),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# Django's own error pages are HTML; API clients get the one JSON error shape instead.
+handler400 = "chatsphere.api.errors.json_handler400"
+handler403 = "chatsphere.api.errors.json_handler403"
+handler404 = "chatsphere.api.errors.json_handler404"
+handler500 = "chatsphere.api.errors.json_handler500"

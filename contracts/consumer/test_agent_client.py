@@ -1,0 +1,351 @@
+"""What Django's agent client sends to the agent and relies on in its answers, as a Pact.
+
+Every test drives the real `HttpAgentClient` against the Pact mock server and asserts what Django
+gets back (typed results, typed errors). Example values are fixed so the generated pact is
+byte-stable; matchers say which parts are only examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import pytest
+from pact import Pact, match
+
+from chatsphere.services.agent_client import (
+    AgentHealth,
+    AgentRejectedError,
+    AgentUnavailableError,
+    ChatResult,
+    ChatSource,
+    EmbedResult,
+    HistoryItem,
+    HttpAgentClient,
+)
+from contracts.pactfile import SERVICE_TOKEN, WRONG_SERVICE_TOKEN
+
+BOT_WITH_DOCUMENTS = UUID("5b8f0a3e-2c4d-4e6f-8a1b-9c0d1e2f3a4b")
+BOT_WITHOUT_DOCUMENTS = UUID("0d2e4f6a-8b1c-4d3e-9f5a-7b9c1d3e5f7a")
+DOCUMENT = UUID("a1c3e5f7-0b2d-4f6a-8c1e-3a5b7d9f1c2e")
+REFUND_POLICY = (
+    "Refunds are accepted within 30 days of purchase. "
+    "Contact support with your order number to start a refund."
+)
+REFUND_QUESTION = "How many days do I have to ask for a refund?"
+REFUND_ANSWER = "Refunds are accepted within 30 days of purchase."
+SNAKE_CASE = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
+
+
+def _bearer(token: str = SERVICE_TOKEN) -> Any:
+    return match.regex(f"Bearer {token}", regex=r"^Bearer \S+$")
+
+
+def _uuid_path(prefix: str, value: UUID) -> Any:
+    return match.regex(f"{prefix}/{value}", regex=rf"^{prefix}/[0-9a-fA-F-]{{36}}$")
+
+
+def _error(code: str, message: str, *, details: object = ...) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": match.regex(code, regex=SNAKE_CASE), "message": match.str(message)}
+    if details is not ...:
+        error["details"] = details
+    return {"error": error}
+
+
+def _stored_document(bot_id: UUID, *chunks: str) -> dict[str, Any]:
+    return {"bot_id": str(bot_id), "document_id": str(DOCUMENT), "chunks": list(chunks)}
+
+
+@contextmanager
+def _client(pact: Pact, *, token: str = SERVICE_TOKEN) -> Iterator[HttpAgentClient]:
+    with pact.serve() as server:
+        client = HttpAgentClient(base_url=str(server.url), token=token, timeout=5.0)
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+def test_health_reports_the_providers(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a health check")
+        .with_request("GET", "/health")
+        .will_respond_with(200)
+        .with_body(
+            {
+                "status": "ok",
+                "providers": {
+                    "embeddings": match.str("local:all-MiniLM-L6-v2"),
+                    "vector_store": match.str("chroma:/var/lib/chatsphere"),
+                    "llm": match.str("extractive"),
+                },
+            },
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client:
+        health = client.health()
+
+    assert health == AgentHealth(
+        status="ok",
+        providers={
+            "embeddings": "local:all-MiniLM-L6-v2",
+            "vector_store": "chroma:/var/lib/chatsphere",
+            "llm": "extractive",
+        },
+    )
+
+
+def test_embed_and_store_returns_the_stored_vector_count(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a request to embed and store a document's chunks")
+        .with_request("POST", "/embed_and_store")
+        .with_header("Authorization", _bearer())
+        .with_body(
+            {
+                "bot_id": match.uuid(str(BOT_WITHOUT_DOCUMENTS)),
+                "document_id": match.uuid(str(DOCUMENT)),
+                "chunks": match.each_like(match.str(REFUND_POLICY), min=1),
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(200)
+        .with_body(
+            {
+                "status": "success",
+                "document_id": match.uuid(str(DOCUMENT)),
+                "stored_vector_count": match.int(1),
+            },
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client:
+        result = client.call_embed_and_store(
+            bot_id=BOT_WITHOUT_DOCUMENTS, document_id=DOCUMENT, chunks=[REFUND_POLICY]
+        )
+
+    assert result == EmbedResult(document_id=DOCUMENT, stored_vector_count=1)
+
+
+def test_embed_and_store_of_no_chunks_is_rejected(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a request to embed and store an empty chunk list")
+        .with_request("POST", "/embed_and_store")
+        .with_header("Authorization", _bearer())
+        .with_body(
+            {
+                "bot_id": match.uuid(str(BOT_WITHOUT_DOCUMENTS)),
+                "document_id": match.uuid(str(DOCUMENT)),
+                "chunks": [],
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(422)
+        .with_body(
+            _error("validation_error", "The request is invalid; see details."),
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client, pytest.raises(AgentRejectedError) as rejected:
+        client.call_embed_and_store(bot_id=BOT_WITHOUT_DOCUMENTS, document_id=DOCUMENT, chunks=[])
+
+    assert (rejected.value.status_code, rejected.value.code) == (422, "validation_error")
+    assert rejected.value.message == "The request is invalid; see details."
+
+
+def test_chat_with_a_bot_that_has_documents_answers_with_sources(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a chat message to a bot with documents")
+        .given("bot {bot_id} has documents", _stored_document(BOT_WITH_DOCUMENTS, REFUND_POLICY))
+        .with_request("POST", "/chat")
+        .with_header("Authorization", _bearer())
+        .with_body(
+            {
+                "bot_id": match.uuid(str(BOT_WITH_DOCUMENTS)),
+                "message": match.str(REFUND_QUESTION),
+                "history": match.each_like(
+                    {
+                        "role": match.regex("assistant", regex="^(user|assistant)$"),
+                        "content": match.str("Hi! Ask me."),
+                    }
+                ),
+                "system_prompt": match.str("You answer questions about our shop."),
+                "temperature": match.number(0.2),
+                "user_id": match.str("42"),
+                "top_k": match.int(4),
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(200)
+        .with_body(
+            {
+                "response": match.str(REFUND_ANSWER),
+                "sources": match.each_like(
+                    {
+                        "document_id": match.uuid(str(DOCUMENT)),
+                        "chunk_index": match.int(0),
+                        "score": match.number(0.71),
+                        "text": match.str(REFUND_POLICY),
+                    },
+                    min=1,
+                ),
+                "model": match.str("extractive"),
+            },
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client:
+        result = client.call_chat(
+            bot_id=BOT_WITH_DOCUMENTS,
+            message=REFUND_QUESTION,
+            history=[HistoryItem(role="assistant", content="Hi! Ask me.")],
+            system_prompt="You answer questions about our shop.",
+            temperature=0.2,
+            user_id="42",
+            top_k=4,
+        )
+
+    assert result == ChatResult(
+        response=REFUND_ANSWER,
+        sources=(ChatSource(document_id=DOCUMENT, chunk_index=0, score=0.71, text=REFUND_POLICY),),
+        model="extractive",
+    )
+
+
+def test_chat_with_a_bot_without_documents_answers_without_sources(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a chat message to a bot without documents")
+        .given("bot {bot_id} has no documents", {"bot_id": str(BOT_WITHOUT_DOCUMENTS)})
+        .with_request("POST", "/chat")
+        .with_header("Authorization", _bearer())
+        .with_body(
+            {
+                "bot_id": match.uuid(str(BOT_WITHOUT_DOCUMENTS)),
+                "message": match.str(REFUND_QUESTION),
+                "history": [],
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(200)
+        .with_body(
+            {
+                "response": match.str("I couldn't find anything about that in this bot's documents."),
+                "sources": [],
+                "model": match.str("extractive"),
+            },
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client:
+        result = client.call_chat(bot_id=BOT_WITHOUT_DOCUMENTS, message=REFUND_QUESTION, history=[])
+
+    assert result == ChatResult(
+        response="I couldn't find anything about that in this bot's documents.",
+        sources=(),
+        model="extractive",
+    )
+
+
+def test_chat_while_the_model_provider_is_down_is_unavailable(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a chat message while the model provider is down")
+        .given("bot {bot_id} has documents", _stored_document(BOT_WITH_DOCUMENTS, REFUND_POLICY))
+        .given("the model provider is unavailable")
+        .with_request("POST", "/chat")
+        .with_header("Authorization", _bearer())
+        .with_body(
+            {
+                "bot_id": match.uuid(str(BOT_WITH_DOCUMENTS)),
+                "message": match.str(REFUND_QUESTION),
+                "history": [],
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(503)
+        .with_body(
+            _error(
+                "provider_unavailable",
+                "The llm provider is unavailable right now; retry later.",
+                details=None,
+            ),
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client, pytest.raises(AgentUnavailableError) as unavailable:
+        client.call_chat(bot_id=BOT_WITH_DOCUMENTS, message=REFUND_QUESTION, history=[])
+
+    assert (unavailable.value.status_code, unavailable.value.code) == (503, "provider_unavailable")
+    assert unavailable.value.message == "The llm provider is unavailable right now; retry later."
+
+
+def test_a_call_with_a_wrong_service_token_is_rejected(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a chat message with a wrong service token")
+        .with_request("POST", "/chat")
+        .with_header("Authorization", f"Bearer {WRONG_SERVICE_TOKEN}")
+        .with_body(
+            {
+                "bot_id": match.uuid(str(BOT_WITHOUT_DOCUMENTS)),
+                "message": match.str(REFUND_QUESTION),
+                "history": [],
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(401)
+        .with_body(_error("unauthorized", "Missing or wrong service token."), content_type="application/json")
+    )
+
+    with _client(pact, token=WRONG_SERVICE_TOKEN) as client, pytest.raises(AgentRejectedError) as rejected:
+        client.call_chat(bot_id=BOT_WITHOUT_DOCUMENTS, message=REFUND_QUESTION, history=[])
+
+    assert (rejected.value.status_code, rejected.value.code) == (401, "unauthorized")
+
+
+def test_delete_document_returns_the_deleted_vector_count(pact: Pact) -> None:
+    chunks = (REFUND_POLICY, "Shipping is free for orders over 50 euros.")
+    (
+        pact.upon_receiving("a request to delete a document's vectors")
+        .given(
+            "document {document_id} of bot {bot_id} is stored", _stored_document(BOT_WITH_DOCUMENTS, *chunks)
+        )
+        .with_request("DELETE", _uuid_path("/documents", DOCUMENT))
+        .with_query_parameter("bot_id", match.uuid(str(BOT_WITH_DOCUMENTS)))
+        .with_header("Authorization", _bearer())
+        .will_respond_with(200)
+        .with_body(
+            {"document_id": match.uuid(str(DOCUMENT)), "deleted_vector_count": match.int(2)},
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client:
+        deleted = client.call_delete_document(bot_id=BOT_WITH_DOCUMENTS, document_id=DOCUMENT)
+
+    assert deleted == 2
+
+
+def test_delete_bot_reports_whether_vectors_were_dropped(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a request to delete a bot's vectors")
+        .given("bot {bot_id} has documents", _stored_document(BOT_WITH_DOCUMENTS, REFUND_POLICY))
+        .with_request("DELETE", _uuid_path("/bots", BOT_WITH_DOCUMENTS))
+        .with_header("Authorization", _bearer())
+        .will_respond_with(200)
+        .with_body(
+            {"bot_id": match.uuid(str(BOT_WITH_DOCUMENTS)), "deleted": match.bool(True)},
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client:
+        deleted = client.call_delete_bot(bot_id=BOT_WITH_DOCUMENTS)
+
+    assert deleted is True

@@ -1,0 +1,87 @@
+"""Provider states of the pact, set up through the agent's own seams.
+
+Documents are seeded with the agent's real embed-and-store function into the embedded store; an
+outage is a `ChatModelProvider` that raises `ProviderError`, injected the way the app is meant to be
+given providers (`app.state.providers`). Nothing inside a library is patched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Literal
+
+from fastapi import FastAPI
+
+from chatsphere_agent.config import AgentSettings
+from chatsphere_agent.providers.base import HistoryTurn, ModelAnswer, ProviderError, RetrievedChunk
+from chatsphere_agent.providers.factory import Providers
+from chatsphere_agent.vector_store import embed_and_store_chunks
+
+Action = Literal["setup", "teardown"]
+
+
+class UnavailableChatModel:
+    """A chat model whose upstream is down, as Gemini is during an outage."""
+
+    name = "llm"
+
+    def answer(
+        self,
+        *,
+        question: str,
+        context: Sequence[RetrievedChunk],
+        history: Sequence[HistoryTurn],
+        system_prompt: str | None,
+        model: str | None,
+        temperature: float | None,
+    ) -> ModelAnswer:
+        raise ProviderError("connection refused", provider=self.name, retryable=True)
+
+
+class AgentProviderStates:
+    """The state handlers for one running agent app, keyed by the pact's state names."""
+
+    def __init__(self, *, app: FastAPI, settings: AgentSettings) -> None:
+        self._app = app
+        self._settings = settings
+        self._shipped: Providers = app.state.providers
+
+    def handlers(self) -> dict[str, Callable[[Action, Mapping[str, Any] | None], None]]:
+        return {
+            "bot {bot_id} has documents": self.bot_has_documents,
+            "bot {bot_id} has no documents": self.bot_has_no_documents,
+            "document {document_id} of bot {bot_id} is stored": self.bot_has_documents,
+            "the model provider is unavailable": self.model_provider_is_unavailable,
+        }
+
+    def bot_has_documents(self, action: Action, parameters: Mapping[str, Any] | None) -> None:
+        bot_id, document_id, chunks = _required(parameters, "bot_id", "document_id", "chunks")
+        if action == "teardown":
+            self._shipped.vector_store.delete_bot(bot_id=bot_id)
+            return
+        embed_and_store_chunks(
+            embeddings=self._shipped.embeddings,
+            vector_store=self._shipped.vector_store,
+            bot_id=bot_id,
+            document_id=document_id,
+            chunks=chunks,
+            batch_size=self._settings.embedding_batch_size,
+        )
+
+    def bot_has_no_documents(self, action: Action, parameters: Mapping[str, Any] | None) -> None:
+        (bot_id,) = _required(parameters, "bot_id")
+        if action == "setup":
+            self._shipped.vector_store.delete_bot(bot_id=bot_id)
+
+    def model_provider_is_unavailable(self, action: Action, parameters: Mapping[str, Any] | None) -> None:
+        down = replace(self._shipped, chat_model=UnavailableChatModel())
+        self._app.state.providers = down if action == "setup" else self._shipped
+
+
+def _required(parameters: Mapping[str, Any] | None, *names: str) -> tuple[Any, ...]:
+    missing = [name for name in names if name not in (parameters or {})]
+    if missing:
+        raise ValueError(f"provider state parameters {missing} are missing from the pact")
+    assert parameters is not None
+    return tuple(parameters[name] for name in names)

@@ -1,0 +1,261 @@
+"""Chat load on ChatSphere, through Django and straight at the agent, in one run.
+
+`DjangoChatUser` is a product user: it registers, builds a bot, trains it on a short handbook holding a
+fact only that bot knows, waits for the document to be READY, then holds conversations of a few turns.
+`AgentChatUser` sends the same kind of questions to the agent's /chat directly (after seeding its own
+bot with /embed_and_store), so the difference between the two chat rows is what the Django hop costs.
+
+Run it through `python -m loadtests.run_load` (it starts the stack), or against a running stack:
+    PYTHONPATH=. LOAD_DJANGO_URL=... LOAD_AGENT_URL=... AGENT_SERVICE_TOKEN=... \
+        locust -f loadtests/locustfile.py --headless -u 20 -r 5 -t 60s
+Every knob is in loadtests/config.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import time
+import uuid
+from typing import Any
+
+from locust import FastHttpUser, between, events, task
+from locust.env import Environment
+from locust.exception import StopUser
+from locust.stats import StatsEntry
+
+from loadtests.config import (
+    AGENT_CHAT_PATH,
+    AGENT_CHAT_REQUEST,
+    DJANGO_CHAT_PATH,
+    DJANGO_CHAT_REQUEST,
+    load_settings,
+)
+from loadtests.slo import RequestStats, ServiceLevels, result_to_json, slo_breaches
+
+SETTINGS = load_settings()
+logger = logging.getLogger("loadtests")
+
+QUESTIONS = (
+    "Where is the spare telescope mirror kept?",
+    "Which vault holds the spare mirror?",
+    "What is the door code of the mirror vault?",
+    "When is the observatory closed?",
+    "Who do I call if the dome motor fails?",
+)
+
+
+def handbook(*, secret: str) -> str:
+    """A short operations handbook; `secret` makes the mirror-vault fact unique to one bot."""
+    return (
+        "Lumen Ridge Observatory operations handbook.\n\n"
+        f"The spare telescope mirror is kept in vault {secret} under the east dome. "
+        f"The door code of the mirror vault is {secret}.\n\n"
+        "The observatory is closed to visitors every Monday and during full-moon maintenance nights.\n\n"
+        "If the dome motor fails, call the night engineer on extension 4410 before touching the gearbox."
+    )
+
+
+def _problem(response: Any) -> str:
+    """What went wrong, for the failure report: the HTTP status and body, or the connection error."""
+    if not response.status_code:
+        return f"no HTTP answer: {response.error!r}"
+    return f"status {response.status_code}: {(response.text or '')[:200]}"
+
+
+def _check_sources(response: Any, sources: Any, own_handbook: str) -> None:
+    """The reply must cite passages, and only passages of the asking user's own bot."""
+    if not sources:
+        response.failure("no sources: the answer is not grounded in the handbook")
+    elif not all(str(source.get("text") or "").strip() in own_handbook for source in sources):
+        response.failure("a source is not from this bot's handbook: retrieval crossed bots")
+
+
+def _json_or_none(response: Any) -> Any:
+    try:
+        return response.json()
+    except (ValueError, TypeError):
+        return None
+
+
+class ChatUser(FastHttpUser):
+    """What both user kinds share: think time between actions, and the chat request they are judged by."""
+
+    abstract = True
+    wait_time = between(SETTINGS.think_min_s, SETTINGS.think_max_s)
+    chat_request: str
+
+    def think(self) -> None:
+        self.wait()  # type: ignore[no-untyped-call]  # locust's User.wait is unannotated
+
+
+class DjangoChatUser(ChatUser):
+    """A person using the product's REST API end to end."""
+
+    host = SETTINGS.django_url
+    chat_request = DJANGO_CHAT_REQUEST
+
+    def on_start(self) -> None:
+        username = f"load-{uuid.uuid4().hex[:16]}"
+        password = secrets.token_urlsafe(18)
+        self._call(
+            "POST",
+            "/api/register/",
+            expect=201,
+            body={"username": username, "email": f"{username}@load.invalid", "password": password},
+        )
+        tokens = self._call(
+            "POST", "/api/token/", expect=200, body={"username": username, "password": password}
+        )
+        self.client.auth_header = f"Bearer {tokens['access']}"
+        bot = self._call(
+            "POST",
+            "/api/bots/",
+            expect=201,
+            body={"name": f"Observatory helper {username}", "description": "answers from the handbook"},
+        )
+        self.handbook = handbook(secret=f"MV-{secrets.randbelow(10**6):06d}")
+        document = self._call(
+            "POST",
+            "/api/documents/train_text/",
+            expect=202,
+            body={"bot": bot["id"], "name": "handbook.txt", "text": self.handbook},
+        )
+        self._wait_until_ready(document["id"])
+        self.bot_id = bot["id"]
+
+    @task
+    def converse(self) -> None:
+        conversation = self._call(
+            "POST", "/api/conversations/", expect=201, body={"bot": self.bot_id, "title": "load test"}
+        )
+        for question in random.sample(QUESTIONS, k=min(SETTINGS.chat_turns, len(QUESTIONS))):
+            self._chat(conversation["id"], question)
+            self.think()
+        self._call(
+            "GET", f"/api/conversations/{conversation['id']}/", expect=200, name="/api/conversations/[id]/"
+        )
+
+    def _chat(self, conversation_id: object, question: str) -> None:
+        with self.client.post(
+            f"/api/conversations/{conversation_id}/chat/",
+            json={"message": question},
+            name=DJANGO_CHAT_PATH,
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(_problem(response))
+                return
+            reply = (_json_or_none(response) or {}).get("bot_message") or {}
+            if not str(reply.get("content") or "").strip():
+                response.failure("bot_message.content is empty")
+            else:
+                _check_sources(response, reply.get("sources"), self.handbook)
+
+    def _wait_until_ready(self, document_id: object) -> None:
+        deadline = time.monotonic() + SETTINGS.document_ready_timeout_s
+        while True:
+            with self.client.get(
+                f"/api/documents/{document_id}/", name="/api/documents/[id]/", catch_response=True
+            ) as response:
+                status = (_json_or_none(response) or {}).get("status")
+                if status == "READY":
+                    return
+                if status != "PROCESSING" or time.monotonic() > deadline:
+                    response.failure(f"document is {status}, not READY in time ({_problem(response)})")
+                    raise StopUser
+            time.sleep(0.5)
+
+    def _call(
+        self, method: str, path: str, *, expect: int, body: object = None, name: str | None = None
+    ) -> Any:
+        """One JSON request, checked; a wrong answer is a failure and ends this user (it cannot go on)."""
+        with self.client.request(method, path, json=body, name=name or path, catch_response=True) as response:
+            payload = _json_or_none(response)
+            if response.status_code != expect or not isinstance(payload, dict):
+                response.failure(f"expected {expect}, got {_problem(response)}")
+                raise StopUser
+        return payload
+
+
+class AgentChatUser(ChatUser):
+    """A caller of the agent's /chat with no Django in between: the baseline of the chat path."""
+
+    host = SETTINGS.agent_url
+    chat_request = AGENT_CHAT_REQUEST
+
+    def on_start(self) -> None:
+        if SETTINGS.agent_token is None:
+            raise RuntimeError("AgentChatUser needs the agent's bearer token: set AGENT_SERVICE_TOKEN")
+        self.client.auth_header = f"Bearer {SETTINGS.agent_token.get_secret_value()}"
+        self.bot_id = str(uuid.uuid4())
+        self.handbook = handbook(secret=f"MV-{secrets.randbelow(10**6):06d}")
+        chunks = [paragraph for paragraph in self.handbook.split("\n\n") if paragraph.strip()]
+        with self.client.post(
+            "/embed_and_store",
+            json={"bot_id": self.bot_id, "document_id": str(uuid.uuid4()), "chunks": chunks},
+            catch_response=True,
+        ) as response:
+            stored = (_json_or_none(response) or {}).get("stored_vector_count")
+            if response.status_code != 200 or stored != len(chunks):
+                response.failure(f"stored {stored} of {len(chunks)} chunks ({_problem(response)})")
+                raise StopUser
+
+    @task
+    def converse(self) -> None:
+        history: list[dict[str, str]] = []
+        for question in random.sample(QUESTIONS, k=min(SETTINGS.chat_turns, len(QUESTIONS))):
+            answer = self._chat(question, history)
+            history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+            self.think()
+
+    def _chat(self, question: str, history: list[dict[str, str]]) -> str:
+        with self.client.post(
+            AGENT_CHAT_PATH,
+            json={"bot_id": self.bot_id, "message": question, "history": history},
+            catch_response=True,
+        ) as response:
+            payload = _json_or_none(response) or {}
+            answer = str(payload.get("response") or "")
+            if response.status_code != 200:
+                response.failure(_problem(response))
+            elif not answer.strip():
+                response.failure("response is empty")
+            else:
+                _check_sources(response, payload.get("sources"), self.handbook)
+        return answer
+
+
+@events.quitting.add_listener
+def check_service_levels(environment: Environment, **_kwargs: object) -> None:
+    """Judge the final tally: any breached level makes locust exit 1, with the level named in the log."""
+    levels = ServiceLevels(
+        p95_ms=SETTINGS.p95_ms,
+        max_error_ratio=SETTINGS.max_error_ratio,
+        latency_checked=tuple(
+            user.chat_request for user in environment.user_classes if issubclass(user, ChatUser)
+        ),
+    )
+    rows = [_as_row(f"{entry.method} {entry.name}", entry) for entry in environment.stats.entries.values()]
+    total = _as_row("Aggregated", environment.stats.total)
+    if SETTINGS.result_file is not None:
+        SETTINGS.result_file.write_text(result_to_json(requests=rows, total=total))
+    breaches = slo_breaches(requests=rows, total=total, levels=levels)
+    for breach in breaches:
+        logger.error(breach)
+    if not breaches:
+        logger.info("SLOs met (p95 <= %.0f ms, error ratio <= %s)", levels.p95_ms, levels.max_error_ratio)
+    environment.process_exit_code = 1 if breaches else 0
+
+
+def _as_row(label: str, entry: StatsEntry) -> RequestStats:
+    return RequestStats(
+        label=label,
+        requests=entry.num_requests,
+        failures=entry.num_failures,
+        p50_ms=entry.get_response_time_percentile(0.50),
+        p95_ms=entry.get_response_time_percentile(0.95),
+        p99_ms=entry.get_response_time_percentile(0.99),
+        requests_per_s=entry.total_rps,
+    )

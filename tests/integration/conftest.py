@@ -1,0 +1,166 @@
+"""The whole product as real processes on the test PostgreSQL and Redis (from testsupport.services):
+
+    Django (gunicorn) ──▶ AgentGate ──▶ agent (uvicorn, local embeddings + Chroma + extractive answers)
+        │                     ▲
+        └─ Redis broker ──▶ Celery worker(s), started per test (tests kill them)
+
+Run with `-p testsupport.services` (see tox.ini [testenv:integration]).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.agent_gate import AgentGate
+from testsupport.local_servers import free_port
+from testsupport.processes import ServerProcess
+
+REPO = Path(__file__).resolve().parents[2]
+BACKEND = REPO / "backend"
+BIN = Path(sys.executable).parent
+CHAT_LIMIT_PER_MINUTE = 3
+INGEST_TIMEOUT_S = 120.0
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def stack_env(worker_postgres_url: str, worker_redis_url: str, state_dir: Path) -> dict[str, str]:
+    """The environment every process of the stack shares: fresh secrets, this xdist worker's database."""
+    inherited = {
+        name: value for name, value in os.environ.items() if name in {"PATH", "HOME", "LANG", "TMPDIR"}
+    }
+    return inherited | {
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "AGENT_SERVICE_TOKEN": secrets.token_urlsafe(32),
+        "DATABASE_URL": worker_postgres_url,
+        "REDIS_URL": worker_redis_url,
+        "CELERY_BROKER_URL": worker_redis_url,
+        "CHAT_THROTTLE_RATE": f"{CHAT_LIMIT_PER_MINUTE}/min",
+        "MEDIA_ROOT": str(state_dir / "media"),
+        "AGENT_DATA_DIR": str(state_dir / "agent"),
+        # No keys: the agent runs its embedded providers (all-MiniLM-L6-v2, Chroma, extractive).
+        "GOOGLE_API_KEY": "",
+        "PINECONE_API_KEY": "",
+        "LLM_BASE_URL": "",
+    }
+
+
+@pytest.fixture(scope="session")
+def agent(stack_env: dict[str, str], state_dir: Path) -> Iterator[str]:
+    port = free_port()
+    command = [str(BIN / "uvicorn"), "chatsphere_agent.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    process = ServerProcess("agent", command, cwd=BACKEND, env=stack_env, log_dir=state_dir / "logs")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        process.wait_for_http(f"{url}/health", timeout_s=180)
+        yield url
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def agent_gate(agent: str) -> Iterator[AgentGate]:
+    gate = AgentGate(agent_url=agent).start()
+    yield gate
+    gate.close()
+
+
+@pytest.fixture(scope="session")
+def django_env(stack_env: dict[str, str], agent_gate: AgentGate) -> dict[str, str]:
+    return stack_env | {"AGENT_BACKEND": "http", "AGENT_SERVICE_URL": agent_gate.url}
+
+
+@pytest.fixture(scope="session")
+def django_url(django_env: dict[str, str], state_dir: Path) -> Iterator[str]:
+    migrate = ServerProcess(
+        "migrate",
+        [str(BIN / "python"), "manage.py", "migrate", "--noinput"],
+        cwd=BACKEND,
+        env=django_env,
+        log_dir=state_dir / "logs",
+    )
+    migrate.wait_until(lambda: not migrate.running(), timeout_s=120, what="migrations to finish")
+    assert "Applying" in migrate.log() or "No migrations" in migrate.log(), migrate.log_tail()
+    port = free_port()
+    command = [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+               "--workers", "1", "--threads", "4", "--timeout", "120"]  # fmt: skip
+    process = ServerProcess("django", command, cwd=BACKEND, env=django_env, log_dir=state_dir / "logs")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        process.wait_for_http(f"{url}/api/users/me/", timeout_s=60)
+        yield url
+    finally:
+        process.stop()
+
+
+WorkerFactory = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def start_worker(django_env: dict[str, str], state_dir: Path) -> Iterator[WorkerFactory]:
+    """Starts Celery workers on the real app (`celery -A config worker`); all are stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(*, pool: str = "solo", concurrency: int = 1) -> ServerProcess:
+        name = f"worker-{uuid.uuid4().hex[:8]}"
+        command = [str(BIN / "celery"), "-A", "config", "worker", "--loglevel", "INFO", "--pool", pool,
+                   "--concurrency", str(concurrency), "--hostname", f"{name}@%h",
+                   "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+        worker = ServerProcess(name, command, cwd=BACKEND, env=django_env, log_dir=state_dir / "logs")
+        started.append(worker)
+        worker.wait_for_log(" ready.", timeout_s=60)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+ClientFactory = Callable[[], httpx.Client]
+
+
+@pytest.fixture
+def make_user_client(django_url: str) -> Iterator[ClientFactory]:
+    """API clients, each logged in (JWT) as a brand-new user: no state shared with other tests."""
+    clients: list[httpx.Client] = []
+
+    def make() -> httpx.Client:
+        username = f"user_{uuid.uuid4().hex[:12]}"
+        password = secrets.token_urlsafe(16)
+        client = httpx.Client(base_url=f"{django_url}/api", timeout=30.0)
+        clients.append(client)
+        registered = client.post(
+            "/register/",
+            json={"username": username, "email": f"{username}@example.com", "password": password},
+        )
+        assert registered.status_code == 201, registered.text
+        token = client.post("/token/", json={"username": username, "password": password})
+        assert token.status_code == 200, token.text
+        client.headers["Authorization"] = f"Bearer {token.json()['access']}"
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def user_client(make_user_client: ClientFactory) -> httpx.Client:
+    return make_user_client()
