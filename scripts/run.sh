@@ -10,7 +10,8 @@ if [[ ! -f .env ]]; then
   token=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')
   secret=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))')
   sed -e "s|^AGENT_SERVICE_TOKEN=.*|AGENT_SERVICE_TOKEN=${token}|" \
-      -e "s|^DJANGO_SECRET_KEY=.*|DJANGO_SECRET_KEY=${secret}|" .env.example > .env
+      -e "s|^DJANGO_SECRET_KEY=.*|DJANGO_SECRET_KEY=${secret}|" \
+      -e "s|^DJANGO_DEBUG=.*|DJANGO_DEBUG=true|" .env.example > .env
   echo "==> wrote .env with freshly generated AGENT_SERVICE_TOKEN and DJANGO_SECRET_KEY"
 fi
 
