@@ -97,6 +97,8 @@ def main(argv: Sequence[str]) -> int:
                         f"--workers={settings.django_workers}",
                         f"--bind=127.0.0.1:{django_port}",
                         "--timeout=120",
+                        # The default control socket is one path per machine user: parallel runs would share it.
+                        "--no-control-socket",
                     ],
                     env=env,
                     log=run_dir / "django.log",

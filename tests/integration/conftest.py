@@ -100,7 +100,9 @@ def django_url(django_env: dict[str, str], state_dir: Path) -> Iterator[str]:
     assert "Applying" in migrate.log() or "No migrations" in migrate.log(), migrate.log_tail()
     port = free_port()
     command = [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", "1", "--threads", "4", "--timeout", "120"]  # fmt: skip
+               "--workers", "1", "--threads", "4", "--timeout", "120",
+               # The default control socket is one path per machine user: parallel runs would share it.
+               "--no-control-socket"]  # fmt: skip
     process = ServerProcess("django", command, cwd=BACKEND, env=django_env, log_dir=state_dir / "logs")
     url = f"http://127.0.0.1:{port}"
     try:

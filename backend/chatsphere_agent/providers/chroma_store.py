@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import chromadb
 import numpy as np
 from chromadb.api import ClientAPI
+from chromadb.api.collection_configuration import CreateHNSWConfiguration
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
 
 _DIMENSION_KEY = "embedding_dimension"
+# Chroma's HNSW defaults (ef 100) gave recall@5 of 0.53 at 100k clustered 384-d vectors in
+# scripts/bench_agent.py; a wider search list buys recall for a fraction of a millisecond per query.
+_HNSW: CreateHNSWConfiguration = {"space": "cosine", "ef_construction": 200, "ef_search": 200}
 
 
 def chunk_id(document_id: str, chunk_index: int) -> str:
@@ -77,7 +81,7 @@ class ChromaStore:
         with self._errors(), self._write_lock:
             collection = self._client.get_or_create_collection(
                 name=bot_id,
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": _HNSW},
                 metadata={_DIMENSION_KEY: len(vectors[0])},
                 embedding_function=None,
             )

@@ -1,0 +1,105 @@
+"""One registered user of the running product, speaking its REST API over real HTTP."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+INGEST_TIMEOUT_S = 120.0
+
+
+class ApiUser:
+    """A fresh user, logged in with a JWT. Steps that must succeed assert their status; `client` is raw."""
+
+    def __init__(self, *, base_url: str) -> None:
+        self.username = f"e2e_{uuid.uuid4().hex[:12]}"
+        password = secrets.token_urlsafe(16)
+        self.client = httpx.Client(base_url=f"{base_url}/api", timeout=httpx.Timeout(120.0, connect=5.0))
+        registered = self.client.post(
+            "/register/",
+            json={"username": self.username, "email": f"{self.username}@example.com", "password": password},
+        )
+        assert registered.status_code == 201, registered.text
+        token = self.client.post("/token/", json={"username": self.username, "password": password})
+        assert token.status_code == 200, token.text
+        self.client.headers["Authorization"] = f"Bearer {token.json()['access']}"
+
+    def close(self) -> None:
+        self.client.close()
+
+    def create_bot(self, *, name: str = "E2E bot") -> str:
+        answer = self.client.post("/bots/", json={"name": name})
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["id"])
+
+    def upload(self, *, bot_id: str, name: str, text: str) -> dict[str, Any]:
+        answer = self.client.post(
+            "/documents/", data={"bot": bot_id}, files={"file": (name, text.encode(), "text/plain")}
+        )
+        assert answer.status_code == 202, answer.text
+        document: dict[str, Any] = answer.json()
+        return document
+
+    def document(self, document_id: str) -> dict[str, Any]:
+        answer = self.client.get(f"/documents/{document_id}/")
+        assert answer.status_code == 200, answer.text
+        document: dict[str, Any] = answer.json()
+        return document
+
+    def wait_processed(self, document_id: str) -> dict[str, Any]:
+        """The document once it has left PROCESSING (or as it is after INGEST_TIMEOUT_S)."""
+        deadline = time.monotonic() + INGEST_TIMEOUT_S
+        while True:
+            document = self.document(document_id)
+            if document["status"] != "PROCESSING" or time.monotonic() > deadline:
+                return document
+            time.sleep(0.2)
+
+    def upload_ready(self, *, bot_id: str, name: str, text: str) -> str:
+        document_id = str(self.upload(bot_id=bot_id, name=name, text=text)["id"])
+        processed = self.wait_processed(document_id)
+        assert processed["status"] == "READY", processed
+        assert processed["chunk_count"] >= 1, processed
+        return document_id
+
+    def start_conversation(self, *, bot_id: str) -> str:
+        answer = self.client.post("/conversations/", json={"bot": bot_id})
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["id"])
+
+    def chat(self, conversation_id: str, message: str) -> httpx.Response:
+        return self.client.post(f"/conversations/{conversation_id}/chat/", json={"message": message})
+
+    def ask(self, conversation_id: str, message: str) -> dict[str, Any]:
+        """The bot's message (content, sources) for a chat that must succeed."""
+        answer = self.chat(conversation_id, message)
+        assert answer.status_code == 200, answer.text
+        bot_message: dict[str, Any] = answer.json()["bot_message"]
+        return bot_message
+
+    def messages(self, conversation_id: str) -> list[dict[str, Any]]:
+        answer = self.client.get(f"/conversations/{conversation_id}/")
+        assert answer.status_code == 200, answer.text
+        messages: list[dict[str, Any]] = answer.json()["messages"]
+        return messages
+
+
+def cited_documents(bot_message: dict[str, Any]) -> list[str]:
+    """Document ids of the message's sources, best first."""
+    return [str(source["document_id"]) for source in bot_message["sources"]]
+
+
+def error_of(answer: httpx.Response) -> dict[str, Any]:
+    """The `error` object of the product's error shape; fails when the body has another shape."""
+    body = answer.json()
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert isinstance(error["code"], str), error
+    assert isinstance(error["message"], str), error
+    assert error["message"], error
+    return error

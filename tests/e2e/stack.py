@@ -1,0 +1,144 @@
+"""The product as the end-to-end suite runs it: the real agent (uvicorn) and the real Django (gunicorn).
+
+    Django (gunicorn, PostgreSQL, Celery eager) ──HTTP──▶ agent (uvicorn, MiniLM + Chroma + extractive)
+
+Both read the same environment, built by `stack_environment`. The agent keeps its port for its whole life
+so that it can be stopped and started again behind Django's AGENT_SERVICE_URL (the outage test does).
+Process groups, log files and readiness waits come from testsupport.processes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from testsupport.local_servers import free_port
+from testsupport.processes import ProcessError, ServerProcess
+
+REPO = Path(__file__).resolve().parents[2]
+BACKEND = REPO / "backend"
+BIN = Path(sys.executable).parent
+AGENT_START_TIMEOUT_S = 180.0  # the first start loads the MiniLM model
+DJANGO_START_TIMEOUT_S = 60.0
+MIGRATE_TIMEOUT_S = 300.0
+_INHERITED = ("PATH", "HOME", "LANG", "TMPDIR")
+
+
+def stack_environment(*, database_url: str, state_dir: Path) -> dict[str, str]:
+    """What both services read; every setting that matters is explicit, so a developer's .env cannot leak in.
+
+    The providers are forced rather than derived from (absent) keys: an empty GOOGLE_API_KEY in the
+    environment would not hide one set in the repo's .env from the agent's settings.
+    """
+    inherited = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    return inherited | {
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "AGENT_SERVICE_TOKEN": secrets.token_urlsafe(32),
+        "AGENT_DATA_DIR": str(state_dir / "agent"),
+        "EMBEDDINGS_PROVIDER": "local",
+        "VECTOR_STORE": "chroma",
+        "LLM_PROVIDER": "extractive",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": database_url,
+        "MEDIA_ROOT": str(state_dir / "media"),
+        "STATIC_ROOT": str(state_dir / "static"),
+        "CELERY_BROKER_URL": "",  # no broker: ingestion runs in the request (Celery eager)
+        "REDIS_URL": "",  # in-process cache: one gunicorn worker counts the throttle on its own
+        "CHAT_THROTTLE_RATE": "1000/min",  # the suite chats fast; throttling has its own tests
+        "AGENT_BACKEND": "http",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+class AgentServer:
+    """The agent on one fixed port; `stop()` and `start()` again simulate an outage and a recovery."""
+
+    name = "agent"
+
+    def __init__(self, *, env: Mapping[str, str], log_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._env = dict(env)
+        self._log_dir = log_dir
+        self._process: ServerProcess | None = None
+
+    def start(self) -> None:
+        if self.running():
+            raise RuntimeError("the agent is already running")
+        command = [str(BIN / "uvicorn"), "chatsphere_agent.main:app", "--host", "127.0.0.1",
+                   "--port", str(self.port)]  # fmt: skip
+        self._process = ServerProcess(self.name, command, cwd=BACKEND, env=self._env, log_dir=self._log_dir)
+        self._process.wait_until(self._healthy, timeout_s=AGENT_START_TIMEOUT_S, what="200 from /health")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.running()
+
+    def log_tail(self, lines: int) -> str:
+        return self._process.log_tail(lines) if self._process is not None else "(never started)"
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=2.0).status_code == httpx.codes.OK
+        except httpx.TransportError:
+            return False
+
+
+class DjangoServer:
+    """Django under gunicorn (one worker, a few threads) on a free port, after `manage.py migrate`."""
+
+    name = "django"
+
+    def __init__(self, *, env: Mapping[str, str], log_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._env = dict(env)
+        self._log_dir = log_dir
+        self._process: ServerProcess | None = None
+
+    def start(self) -> None:
+        self._migrate()
+        # WhiteNoise warns at start-up about a missing static folder; the API serves no static files.
+        Path(self._env["STATIC_ROOT"]).mkdir(parents=True, exist_ok=True)
+        command = [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+                   "--workers", "1", "--threads", "4", "--timeout", "120",
+                   # The default control socket is one path per machine user: parallel runs would share it.
+                   "--no-control-socket"]  # fmt: skip
+        self._process = ServerProcess(self.name, command, cwd=BACKEND, env=self._env, log_dir=self._log_dir)
+        # An anonymous GET is a 401 once Django answers: proof that settings loaded and URLs resolve.
+        self._process.wait_for_http(f"{self.url}/api/users/me/", timeout_s=DJANGO_START_TIMEOUT_S)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+
+    def log_tail(self, lines: int) -> str:
+        return self._process.log_tail(lines) if self._process is not None else "(never started)"
+
+    def _migrate(self) -> None:
+        migrate = subprocess.run(
+            [str(BIN / "python"), "manage.py", "migrate", "--noinput"],
+            cwd=BACKEND,
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=MIGRATE_TIMEOUT_S,
+            check=False,
+        )
+        if migrate.returncode != 0:
+            raise ProcessError(f"manage.py migrate failed ({migrate.returncode}):\n{migrate.stderr[-3000:]}")
