@@ -5,7 +5,6 @@ Every variable is listed with a comment in .env.example at the repository root. 
 time instead of surfacing later as a security hole or a confusing runtime error.
 """
 
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,19 +24,13 @@ if (REPO_DIR / ".env").is_file():
     # Real environment variables win over the file (read_env does not overwrite them).
     environ.Env.read_env(REPO_DIR / ".env")
 
-# pytest imports this module before any conftest can touch the environment, so the suite is recognised
-# here: it gets a throwaway key and the PostgreSQL test server instead of the embedded SQLite file.
-# mypy's django plugin imports it too, only to read the app registry: it gets the throwaway key.
-RUNNING_TESTS = "pytest" in sys.modules
-RUNNING_TOOLING = RUNNING_TESTS or "mypy" in sys.modules
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1", "testserver"})
-TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/chatsphere"
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not (DEBUG or RUNNING_TOOLING):
+    if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is required unless DJANGO_DEBUG=true.")
     SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789"  # noqa: S105
 elif not DEBUG and (len(SECRET_KEY) < 32 or SECRET_KEY.startswith("django-insecure")):
@@ -94,8 +87,8 @@ TEMPLATES = [
     },
 ]
 
-_default_database_url = TEST_DATABASE_URL if RUNNING_TESTS else f"sqlite:///{VAR_DIR / 'chatsphere.sqlite3'}"
-DATABASES = {"default": env.db_url("DATABASE_URL", default=_default_database_url)}
+# The test suites get PostgreSQL through DATABASE_URL, set by the testsupport pytest plugin.
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'chatsphere.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -150,7 +143,7 @@ if AGENT_BACKEND not in {"http", "memory"}:
     raise ImproperlyConfigured("AGENT_BACKEND must be 'http' or 'memory'.")
 AGENT_SERVICE_URL = env.str("AGENT_SERVICE_URL", default="http://localhost:8001")
 AGENT_SERVICE_TOKEN = env.str("AGENT_SERVICE_TOKEN", default="")
-if not AGENT_SERVICE_TOKEN and AGENT_BACKEND == "http" and not (DEBUG or RUNNING_TOOLING):
+if not AGENT_SERVICE_TOKEN and AGENT_BACKEND == "http" and not DEBUG:
     raise ImproperlyConfigured("AGENT_SERVICE_TOKEN is required unless DJANGO_DEBUG=true.")
 AGENT_CONNECT_TIMEOUT_SECONDS = env.float("AGENT_CONNECT_TIMEOUT_SECONDS", default=3.0)
 AGENT_TIMEOUT_SECONDS = env.float("AGENT_TIMEOUT_SECONDS", default=60.0)
@@ -167,7 +160,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # How long Redis keeps an unacknowledged task before handing it to another worker.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

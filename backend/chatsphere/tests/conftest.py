@@ -1,14 +1,12 @@
-"""Test-wide seams: PostgreSQL availability, the in-process agent, isolated media and cache.
+"""Test-wide seams: the in-process agent, isolated media and cache, authenticated API clients.
 
-config/settings.py points a pytest process at TEST_DATABASE_URL (postgres://postgres@127.0.0.1:5432/
-chatsphere) when DATABASE_URL is unset: pytest-django imports the settings before any conftest runs.
+The database is PostgreSQL from the testsupport plugin (`-p testsupport.services`), which sets
+DATABASE_URL before pytest-django reads the settings and fails the run under CI when no server answers.
 """
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -20,42 +18,14 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from chatsphere.services.agent_client import InMemoryAgent, set_agent
 from chatsphere.tests.factories import UserFactory
 
-_DB_ERROR_KEY = pytest.StashKey[str | None]()
-
-
-def _postgres_error() -> str | None:
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] != "django.db.backends.postgresql":
-        return f"the test suite needs PostgreSQL, DATABASE_URL selects {database['ENGINE']}"
-    try:
-        psycopg.connect(
-            host=database.get("HOST") or None,
-            port=database.get("PORT") or None,
-            user=database.get("USER") or None,
-            password=database.get("PASSWORD") or None,
-            dbname="postgres",
-            connect_timeout=3,
-        ).close()
-    except psycopg.OperationalError as exc:
-        return f"PostgreSQL at {database.get('HOST')}:{database.get('PORT')} is unreachable: {exc}"
-    return None
-
 
 def pytest_configure(config: pytest.Config) -> None:
-    error = _postgres_error()
-    if error and os.environ.get("CI"):
-        raise pytest.UsageError(f"CI is set and {error}")
-    config.stash[_DB_ERROR_KEY] = error
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    error = config.stash.get(_DB_ERROR_KEY, None)
-    if not error:
-        return
-    skip = pytest.mark.skip(reason=error)
-    for item in items:
-        if item.get_closest_marker("django_db") or "db" in getattr(item, "fixturenames", ()):
-            item.add_marker(skip)
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql":
+        raise pytest.UsageError(
+            f"the backend tests run on PostgreSQL, the database production uses, but DATABASE_URL selects "
+            f"{engine}: run them with `-p testsupport.services` (tox -e backend does)."
+        )
 
 
 @pytest.fixture(autouse=True)
