@@ -16,6 +16,8 @@ NOTHING_FOUND = "I couldn't find anything about that in this bot's documents."
 MAX_SENTENCES = 3
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s")
+_LIST_MARKER = re.compile(r"^(?:[-*+>]|\d+[.)])\s+")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     {
@@ -104,7 +106,10 @@ def _content_words(text: str) -> set[str]:
 
 
 def _sentences(text: str) -> list[str]:
-    return [sentence.strip() for sentence in _SENTENCE_END.split(text) if sentence.strip()]
+    # A Markdown heading names a topic but answers nothing, so it is never quoted; list markers are
+    # layout, not words of the sentence.
+    stripped = (_LIST_MARKER.sub("", part.strip()) for part in _SENTENCE_END.split(text))
+    return [sentence for sentence in stripped if sentence and not _MARKDOWN_HEADING.match(sentence)]
 
 
 class ExtractiveAnswerer:

@@ -49,3 +49,11 @@ def test_is_deterministic() -> None:
     chunks = [chunk(f"Sentence about mirrors number {i}.", index=i) for i in range(6)]
 
     assert len({ask("mirrors", *chunks) for _ in range(5)}) == 1
+
+
+def test_never_quotes_a_markdown_heading_and_drops_list_markers() -> None:
+    text = "# Juniper Hollow Observatory guide\n\n- The observatory telescope is a 50 cm reflector.\n"
+
+    answer = ask("What telescope does the Juniper Hollow observatory have?", chunk(text))
+
+    assert answer == "The observatory telescope is a 50 cm reflector."
