@@ -97,7 +97,7 @@ def main(argv: Sequence[str]) -> int:
                         f"--workers={settings.django_workers}",
                         f"--bind=127.0.0.1:{django_port}",
                         "--timeout=120",
-                        # The default control socket is one path per machine user: parallel runs would share it.
+                        # The default control socket is one path per machine user: parallel runs share it.
                         "--no-control-socket",
                     ],
                     env=env,
