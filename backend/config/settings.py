@@ -5,6 +5,7 @@ Every variable is listed with a comment in .env.example at the repository root. 
 time instead of surfacing later as a security hole or a confusing runtime error.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +24,9 @@ env = environ.Env()
 if (REPO_DIR / ".env").is_file():
     # Real environment variables win over the file (read_env does not overwrite them).
     environ.Env.read_env(REPO_DIR / ".env")
+# An empty variable means "use the default", as .env.example leaves the optional ones (and as the agent's
+# pydantic-settings reads them): without this, DATABASE_URL= would select no database at all.
+env.ENVIRON = {name: value for name, value in os.environ.items() if value != ""}
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1", "testserver"})
 

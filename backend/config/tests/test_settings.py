@@ -1,0 +1,68 @@
+"""config/settings.py decides at import time, so each case imports it in a fresh interpreter."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BACKEND_DIR = Path(__file__).resolve().parents[2]
+SAFE_KEY = "a-random-enough-secret-key-for-these-tests-0123456789"
+
+
+def load_settings(**overrides: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "DATABASE"))
+    }
+    environment.update(overrides)
+    probe = (
+        "import json; from config import settings as s; "
+        "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'media': str(s.MEDIA_ROOT)}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=BACKEND_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_empty_variables_fall_back_to_the_defaults() -> None:
+    result = load_settings(DJANGO_SECRET_KEY=SAFE_KEY, DATABASE_URL="", MEDIA_ROOT="", AGENT_BACKEND="memory")
+
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.sqlite3"
+    assert loaded["media"].endswith("var/media")
+
+
+def test_refuses_to_start_without_a_secret_key_outside_debug() -> None:
+    result = load_settings(DJANGO_SECRET_KEY="", DJANGO_DEBUG="false", AGENT_BACKEND="memory")
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is required" in result.stderr
+
+
+def test_refuses_a_short_secret_key() -> None:
+    result = load_settings(DJANGO_SECRET_KEY="short", AGENT_BACKEND="memory")
+
+    assert result.returncode != 0
+    assert "at least 32 characters" in result.stderr
+
+
+def test_refuses_debug_with_public_hosts() -> None:
+    result = load_settings(
+        DJANGO_DEBUG="true", DJANGO_ALLOWED_HOSTS="chatsphere.example.com", AGENT_BACKEND="memory"
+    )
+
+    assert result.returncode != 0
+    assert "only allowed with localhost" in result.stderr
+
+
+def test_refuses_the_http_agent_without_its_token_outside_debug() -> None:
+    result = load_settings(DJANGO_SECRET_KEY=SAFE_KEY, AGENT_BACKEND="http", AGENT_SERVICE_TOKEN="")
+
+    assert result.returncode != 0
+    assert "AGENT_SERVICE_TOKEN is required" in result.stderr
