@@ -34,6 +34,7 @@ _CODE_BY_STATUS = {
     503: "service_unavailable",
 }
 _DESCRIPTIONS = {
+    400: "The body could not be read at all (e.g. it is not UTF-8 text).",
     401: "Missing or wrong `Authorization: Bearer <AGENT_SERVICE_TOKEN>`.",
     422: "The request (body, path or query) is invalid, including a body that is not valid JSON.",
     502: "A provider (embeddings, vector store, LLM) rejected the request; retrying will not help.",

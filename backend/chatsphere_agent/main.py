@@ -42,6 +42,29 @@ logger = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False, description="The shared AGENT_SERVICE_TOKEN.")
 _PROTECTED_ERRORS = error_responses(401, 422, 502, 503)
+# Starlette answers 400 itself when a JSON body cannot even be decoded (not UTF-8).
+_UNREADABLE_BODY = error_responses(400)
+# OpenAPI links: what a client (and the stateful fuzzer) can do with a document it just stored.
+_STORED_DOCUMENT_LINKS = {
+    "ChatWithTheBot": {
+        "operationId": "chat",
+        "requestBody": {"bot_id": "$request.body#/bot_id"},
+        "description": "Ask the bot whose namespace now holds the document.",
+    },
+    "DeleteTheDocument": {
+        "operationId": "delete_document",
+        "parameters": {
+            "path.document_id": "$response.body#/document_id",
+            "query.bot_id": "$request.body#/bot_id",
+        },
+        "description": "Drop the vectors just stored.",
+    },
+    "DeleteTheBot": {
+        "operationId": "delete_bot",
+        "parameters": {"path.bot_id": "$request.body#/bot_id"},
+        "description": "Drop the bot's whole namespace.",
+    },
+}
 
 
 def _not_ready() -> AgentHTTPError:
@@ -100,7 +123,13 @@ async def health(providers: ProvidersDep) -> HealthResponse:
     return HealthResponse(status="ok", providers=_provider_names(providers))
 
 
-@protected.post("/embed_and_store", response_model=EmbedResponse, summary="Embed a document's chunks")
+@protected.post(
+    "/embed_and_store",
+    response_model=EmbedResponse,
+    summary="Embed a document's chunks",
+    operation_id="embed_and_store",
+    responses={200: {"links": _STORED_DOCUMENT_LINKS}, **_UNREADABLE_BODY},
+)
 def embed_and_store(body: EmbedRequest, providers: ProvidersDep, settings: SettingsDep) -> EmbedResponse:
     stored = embed_and_store_chunks(
         embeddings=providers.embeddings,
@@ -113,7 +142,13 @@ def embed_and_store(body: EmbedRequest, providers: ProvidersDep, settings: Setti
     return EmbedResponse(status="success", document_id=body.document_id, stored_vector_count=stored)
 
 
-@protected.post("/chat", response_model=ChatResponse, summary="Answer from the bot's documents")
+@protected.post(
+    "/chat",
+    response_model=ChatResponse,
+    summary="Answer from the bot's documents",
+    operation_id="chat",
+    responses=_UNREADABLE_BODY,
+)
 def chat(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> ChatResponse:
     result = bot_chat(
         providers=providers,
@@ -142,7 +177,10 @@ def chat(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> C
 
 
 @protected.delete(
-    "/documents/{document_id}", response_model=DeleteDocumentResponse, summary="Delete a document's vectors"
+    "/documents/{document_id}",
+    response_model=DeleteDocumentResponse,
+    summary="Delete a document's vectors",
+    operation_id="delete_document",
 )
 def delete_document(
     document_id: UUID,
@@ -155,7 +193,12 @@ def delete_document(
     return DeleteDocumentResponse(document_id=document_id, deleted_vector_count=deleted)
 
 
-@protected.delete("/bots/{bot_id}", response_model=DeleteBotResponse, summary="Drop a bot's vectors")
+@protected.delete(
+    "/bots/{bot_id}",
+    response_model=DeleteBotResponse,
+    summary="Drop a bot's vectors",
+    operation_id="delete_bot",
+)
 def delete_bot(bot_id: UUID, providers: ProvidersDep) -> DeleteBotResponse:
     deleted = bot_delete(vector_store=providers.vector_store, bot_id=str(bot_id))
     return DeleteBotResponse(bot_id=bot_id, deleted=deleted)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from annotated_types import Interval
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 MAX_CHUNKS_PER_REQUEST = 2000
 MAX_CHUNK_CHARS = 20_000
@@ -19,6 +20,18 @@ MAX_HISTORY_TURNS = 50
 ChunkText = Annotated[
     str, StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_CHUNK_CHARS, pattern=r"\S")
 ]
+
+
+def _reject_non_numbers(value: object) -> object:
+    if isinstance(value, bool | str):
+        raise ValueError("Input should be a JSON number")
+    return value
+
+
+# A number as JSON Schema means it: 1.0 is an integer, but `true` and "0.5" are not numbers, though lax
+# pydantic would read them as 1 and 0.5.
+_only_json_numbers = BeforeValidator(_reject_non_numbers)
+
 MessageText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=r"\S")]
 
 
@@ -62,8 +75,8 @@ class ChatRequest(_Strict):
     history: list[ChatTurn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS)
     system_prompt: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
     model: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_k: int | None = Field(default=None, ge=1, le=20)
+    temperature: Annotated[float, Interval(ge=0.0, le=2.0), _only_json_numbers] | None = None
+    top_k: Annotated[int, Interval(ge=1, le=20), _only_json_numbers] | None = None
 
 
 class Source(BaseModel):

@@ -203,6 +203,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chatsphere.api.schema.add_links",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "DocumentStatusEnum": "chatsphere.models.Document.Status",
         "MessageRoleEnum": "chatsphere.models.Message.Role",

@@ -58,7 +58,18 @@ class AccessTokenSerializer(serializers.Serializer[Any]):
     access = serializers.CharField()
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON true/false: DRF's BooleanField also takes 0, 1, "yes", "on", ... which the schema forbids."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class BotSerializer(serializers.ModelSerializer[Bot]):
+    is_active = StrictBooleanField(required=False)
+
     class Meta:
         model = Bot
         fields = [

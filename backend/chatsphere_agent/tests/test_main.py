@@ -271,6 +271,31 @@ class TestValidation:
         assert response.status_code == 422
         assert_error_shape(response.json(), "validation_error")
 
+    @pytest.mark.parametrize("path", ["/chat", "/embed_and_store"])
+    def test_a_body_that_is_not_utf8_is_a_documented_400(self, client: TestClient, path: str) -> None:
+        # Found by schemathesis (status_code_conformance): Starlette's 400 was not in the schema.
+        response = client.post(path, content=b"\x17p\xff\xfe", headers={"Content-Type": "application/json"})
+
+        assert response.status_code == 400
+        assert_error_shape(response.json(), "bad_request")
+        assert "400" in client.get("/openapi.json").json()["paths"][path]["post"]["responses"]
+
+    @pytest.mark.parametrize(
+        "field", [{"temperature": False}, {"temperature": "0.5"}, {"top_k": True}, {"top_k": "2"}]
+    )
+    def test_booleans_and_strings_are_not_numbers(self, client: TestClient, field: dict[str, Any]) -> None:
+        # Found by schemathesis (negative_data_rejection): lax pydantic read `false` as temperature 0.0.
+        response = client.post("/chat", json={**chat_payload(), **field})
+
+        assert response.status_code == 422
+        assert_error_shape(response.json(), "validation_error")
+
+    def test_an_integral_float_is_a_valid_top_k(self, client: TestClient) -> None:
+        # JSON Schema counts 1.0 as an integer (positive_data_acceptance), so the agent must take it.
+        response = client.post("/chat", json={**chat_payload(), "top_k": 2.0, "temperature": 1})
+
+        assert response.status_code == 200, response.text
+
     def test_delete_document_requires_a_uuid_bot_id(self, client: TestClient) -> None:
         missing = client.delete(f"/documents/{uuid.uuid4()}")
         malformed = client.delete(f"/documents/{uuid.uuid4()}", params={"bot_id": "not-a-uuid"})
@@ -387,15 +412,15 @@ class TestOpenAPI:
         schema = client.get("/openapi.json").json()
         error_ref = "#/components/schemas/ErrorResponse"
 
-        for path, method in [
-            ("/embed_and_store", "post"),
-            ("/chat", "post"),
-            ("/documents/{document_id}", "delete"),
-            ("/bots/{bot_id}", "delete"),
+        for path, method, statuses in [
+            ("/embed_and_store", "post", {"200", "400", "401", "422", "502", "503"}),
+            ("/chat", "post", {"200", "400", "401", "422", "502", "503"}),
+            ("/documents/{document_id}", "delete", {"200", "401", "422", "502", "503"}),
+            ("/bots/{bot_id}", "delete", {"200", "401", "422", "502", "503"}),
         ]:
             responses = schema["paths"][path][method]["responses"]
-            assert set(responses) == {"200", "401", "422", "502", "503"}, path
-            for status in ("401", "422", "502", "503"):
+            assert set(responses) == statuses, path
+            for status in statuses - {"200"}:
                 assert responses[status]["content"]["application/json"]["schema"]["$ref"] == error_ref
         assert set(schema["paths"]["/health"]["get"]["responses"]) == {"200", "503"}
         bot_id_param = next(
@@ -406,3 +431,19 @@ class TestOpenAPI:
         assert bot_id_param["required"] is True
         assert bot_id_param["schema"]["format"] == "uuid"
         assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+    def test_a_stored_document_links_to_chat_and_deletion(self, client: TestClient) -> None:
+        # Without OpenAPI links schemathesis' stateful phase had nothing to chain (NoLinksFound).
+        schema = client.get("/openapi.json").json()
+        operation_ids = {
+            operation["operationId"] for path in schema["paths"].values() for operation in path.values()
+        }
+
+        links = schema["paths"]["/embed_and_store"]["post"]["responses"]["200"]["links"]
+
+        assert {link["operationId"] for link in links.values()} == {"chat", "delete_document", "delete_bot"}
+        assert {link["operationId"] for link in links.values()} <= operation_ids
+        assert links["DeleteTheDocument"]["parameters"] == {
+            "path.document_id": "$response.body#/document_id",
+            "query.bot_id": "$request.body#/bot_id",
+        }

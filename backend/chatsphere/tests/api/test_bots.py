@@ -39,6 +39,16 @@ def test_invalid_bot_is_400_with_the_field_named(api, payload, field):
     assert not Bot.objects.exists()
 
 
+@pytest.mark.parametrize("is_active", [0, 1, "true", "yes", None])
+def test_is_active_takes_only_a_json_boolean(api, is_active):
+    # Found by schemathesis (negative_data_rejection): `"is_active": 0` created an inactive bot.
+    response = api.post("/api/bots/", {"name": "x", "is_active": is_active}, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert {detail["field"] for detail in error["details"]} == {"is_active"}
+    assert not Bot.objects.exists()
+
+
 def test_another_users_bot_is_404_for_every_operation(other_api):
     bot = BotFactory.create()
     url = f"/api/bots/{bot.id}/"

@@ -1,0 +1,86 @@
+"""Property-based fuzzing of the Django API in-process (WSGI) on PostgreSQL: every default check, the stateful
+phase over the schema's OpenAPI links, and authorization with two users.
+
+Run with `-p testsupport.services` (tox -e fuzz does). Requests carry a real user's JWT through schemathesis'
+auth hook, so `ignored_auth` can take it away and expect a 401; fuzz.checks.owner_only_access replays each
+successful request on an object as a second user and expects a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from pytest_django.fixtures import Settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from chatsphere.services.agent_client import InMemoryAgent, set_agent
+from fuzz import checks
+from fuzz.config import load_config
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application(), config=load_config())
+
+# schemathesis asks for credentials while it collects the explicit examples, before any fixture runs, so
+# the two users get fixed ids and their tokens are minted up front; the fixture creates the users.
+OWNER = User(id=990_001, username="fuzz-owner")
+PEER = User(id=990_002, username="fuzz-peer")
+
+
+def _access_token(user: User) -> str:
+    return str(RefreshToken.for_user(user).access_token)
+
+
+@schema.auth()
+class OwnerJWT:
+    def get(self, case: schemathesis.Case[Any], context: schemathesis.AuthContext) -> str:
+        return _access_token(OWNER)
+
+    def set(self, case: schemathesis.Case[Any], data: str, context: schemathesis.AuthContext) -> None:
+        case.headers["Authorization"] = f"Bearer {data}"
+
+
+@pytest.fixture(autouse=True)
+def two_users_and_an_in_process_agent(
+    db: None, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # Like Django's test client: a request must not close the connection that holds the test's transaction.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    cache.clear()
+    set_agent(InMemoryAgent())
+    for user in (OWNER, PEER):
+        User.objects.create_user(
+            id=user.id,
+            username=user.username,
+            email=f"{user.username}@example.org",
+            password="fuzz-password-8c2e41",
+        )
+    monkeypatch.setenv(checks.PEER_TOKEN_ENV, _access_token(PEER))
+    yield
+    set_agent(None)
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+    cache.clear()
+
+
+def test_the_schema_links_created_objects_to_their_operations() -> None:
+    links = schema.raw_schema["paths"]["/api/bots/"]["post"]["responses"]["201"]["links"]
+    assert {"GetTheBot", "TrainTheBot", "StartAConversation"} <= set(links)
+
+
+@schema.parametrize()
+def test_every_operation_honours_the_schema(case: schemathesis.Case[Any]) -> None:
+    case.call_and_validate()
+
+
+def test_stateful_sequences_honour_the_schema_and_ownership() -> None:
+    schema.as_state_machine().run()
