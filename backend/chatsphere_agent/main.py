@@ -126,7 +126,7 @@ async def health(providers: ProvidersDep) -> HealthResponse:
 @protected.post(
     "/embed_and_store",
     response_model=EmbedResponse,
-    summary="Embed a document's chunks",
+    summary="Embed and store a document's chunks (the whole document, or one batch of it)",
     operation_id="embed_and_store",
     responses={200: {"links": _STORED_DOCUMENT_LINKS}, **_UNREADABLE_BODY},
 )
@@ -138,6 +138,8 @@ def embed_and_store(body: EmbedRequest, providers: ProvidersDep, settings: Setti
         document_id=str(body.document_id),
         chunks=body.chunks,
         batch_size=settings.embedding_batch_size,
+        first_chunk_index=body.first_chunk_index,
+        last_batch=body.last_batch,
     )
     return EmbedResponse(status="success", document_id=body.document_id, stored_vector_count=stored)
 

@@ -10,9 +10,14 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from annotated_types import Interval
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
-MAX_CHUNKS_PER_REQUEST = 2000
+# A batch the local MiniLM embeds in a few seconds on two cores, well inside a client's timeout; a longer
+# document arrives as several requests (see EmbedRequest).
+MAX_CHUNKS_PER_REQUEST = 256
+# Far beyond any document Django accepts (10 MB at CHUNK_SIZE 1000 is about 12k chunks); it keeps chunk
+# indexes ordinary 64-bit integers in every vector store's metadata.
+MAX_CHUNK_INDEX = 9_999_999
 MAX_CHUNK_CHARS = 20_000
 MAX_MESSAGE_CHARS = 8_000
 MAX_HISTORY_TURNS = 50
@@ -51,9 +56,26 @@ class HealthResponse(BaseModel):
 
 
 class EmbedRequest(_Strict):
+    """A document's chunks, whole or one batch of them.
+
+    A document longer than MAX_CHUNKS_PER_REQUEST chunks is sent as consecutive batches: each names the
+    document-wide index of its first chunk, and the one that holds the document's last chunks says so,
+    which drops whatever a longer earlier version of the document left past them. With the defaults a
+    request is the whole document and replaces everything stored for it.
+    """
+
     bot_id: UUID
     document_id: UUID
     chunks: list[ChunkText] = Field(min_length=1, max_length=MAX_CHUNKS_PER_REQUEST)
+    first_chunk_index: Annotated[int, Interval(ge=0, le=MAX_CHUNK_INDEX), _only_json_numbers] = Field(
+        default=0,
+        description='The document-wide index of chunks[0]: chunk i is stored as "{document_id}#{first + i}".',
+    )
+    last_batch: StrictBool = Field(
+        default=True,
+        description="These chunks end the document: its stored chunks past them (left by a longer earlier "
+        "version) are removed once these are stored. False while more batches follow.",
+    )
 
 
 class EmbedResponse(BaseModel):

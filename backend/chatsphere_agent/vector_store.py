@@ -38,14 +38,24 @@ def embed_and_store_chunks(
     document_id: str,
     chunks: Sequence[str],
     batch_size: int,
+    first_chunk_index: int = 0,
+    last_batch: bool = True,
 ) -> int:
-    """Embed every chunk, then replace the document's vectors in one store call; returns the count.
+    """Embed every chunk, then store them in one store call; returns how many were stored.
 
-    Nothing is written until every chunk is embedded, so an embedding failure leaves the document's
-    previous vectors untouched.
+    Chunk i becomes the document's chunk `first_chunk_index + i`; a `last_batch` also drops the
+    document's chunks past these (see VectorStoreProvider.upsert). Nothing is written until every chunk
+    is embedded, so an embedding failure leaves the document's previous vectors untouched.
     """
     vectors = _embed_in_batches(embeddings=embeddings, chunks=chunks, batch_size=batch_size)
-    return vector_store.upsert(bot_id=bot_id, document_id=document_id, chunks=chunks, vectors=vectors)
+    return vector_store.upsert(
+        bot_id=bot_id,
+        document_id=document_id,
+        chunks=chunks,
+        vectors=vectors,
+        first_chunk_index=first_chunk_index,
+        last_batch=last_batch,
+    )
 
 
 def get_relevant_chunks(

@@ -16,6 +16,7 @@ import pytest
 from pact import Pact, match
 
 from chatsphere.services.agent_client import (
+    MAX_CHUNKS_PER_REQUEST,
     AgentHealth,
     AgentRejectedError,
     AgentUnavailableError,
@@ -52,6 +53,14 @@ def _error(code: str, message: str, *, details: object = ...) -> dict[str, Any]:
     if details is not ...:
         error["details"] = details
     return {"error": error}
+
+
+def _stored(count: int) -> dict[str, Any]:
+    return {
+        "status": "success",
+        "document_id": match.uuid(str(DOCUMENT)),
+        "stored_vector_count": match.int(count),
+    }
 
 
 def _stored_document(bot_id: UUID, *chunks: str) -> dict[str, Any]:
@@ -109,18 +118,13 @@ def test_embed_and_store_returns_the_stored_vector_count(pact: Pact) -> None:
                 "bot_id": match.uuid(str(BOT_WITHOUT_DOCUMENTS)),
                 "document_id": match.uuid(str(DOCUMENT)),
                 "chunks": match.each_like(match.str(REFUND_POLICY), min=1),
+                "first_chunk_index": 0,
+                "last_batch": True,
             },
             content_type="application/json",
         )
         .will_respond_with(200)
-        .with_body(
-            {
-                "status": "success",
-                "document_id": match.uuid(str(DOCUMENT)),
-                "stored_vector_count": match.int(1),
-            },
-            content_type="application/json",
-        )
+        .with_body(_stored(1), content_type="application/json")
     )
 
     with _client(pact) as client:
@@ -129,6 +133,39 @@ def test_embed_and_store_returns_the_stored_vector_count(pact: Pact) -> None:
         )
 
     assert result == EmbedResult(document_id=DOCUMENT, stored_vector_count=1)
+
+
+def test_embed_and_store_of_a_long_document_goes_in_batches(pact: Pact) -> None:
+    full_batch = MAX_CHUNKS_PER_REQUEST
+    # The first batch always starts the document; a later one's offset is whatever came before it.
+    for description, first_chunk_index, last_batch, stored in [
+        ("a request to embed and store the first batch of a long document", 0, False, full_batch),
+        ("a request to embed and store the last batch of a long document", match.int(full_batch), True, 1),
+    ]:
+        (
+            pact.upon_receiving(description)
+            .with_request("POST", "/embed_and_store")
+            .with_header("Authorization", _bearer())
+            .with_body(
+                {
+                    "bot_id": match.uuid(str(BOT_WITHOUT_DOCUMENTS)),
+                    "document_id": match.uuid(str(DOCUMENT)),
+                    "chunks": match.each_like(match.str(REFUND_POLICY), min=1),
+                    "first_chunk_index": first_chunk_index,
+                    "last_batch": last_batch,
+                },
+                content_type="application/json",
+            )
+            .will_respond_with(200)
+            .with_body(_stored(stored), content_type="application/json")
+        )
+
+    with _client(pact) as client:
+        result = client.call_embed_and_store(
+            bot_id=BOT_WITHOUT_DOCUMENTS, document_id=DOCUMENT, chunks=[REFUND_POLICY] * (full_batch + 1)
+        )
+
+    assert result == EmbedResult(document_id=DOCUMENT, stored_vector_count=full_batch + 1)
 
 
 def test_embed_and_store_of_no_chunks_is_rejected(pact: Pact) -> None:
@@ -141,6 +178,8 @@ def test_embed_and_store_of_no_chunks_is_rejected(pact: Pact) -> None:
                 "bot_id": match.uuid(str(BOT_WITHOUT_DOCUMENTS)),
                 "document_id": match.uuid(str(DOCUMENT)),
                 "chunks": [],
+                "first_chunk_index": 0,
+                "last_batch": True,
             },
             content_type="application/json",
         )

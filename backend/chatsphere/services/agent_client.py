@@ -108,8 +108,9 @@ class AgentGateway(Protocol):
     def call_delete_bot(self, *, bot_id: UUID) -> bool: ...
 
 
-# The agent refuses more chunks than this in one /embed_and_store (chatsphere_agent/schemas.py).
-MAX_CHUNKS_PER_REQUEST = 2000
+# The agent takes at most this many chunks per /embed_and_store (chatsphere_agent/schemas.py); a longer
+# document goes as several requests.
+MAX_CHUNKS_PER_REQUEST = 256
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=3.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0)
 _UNAVAILABLE_STATUSES = frozenset({500, 502, 503, 504})
@@ -153,18 +154,33 @@ class HttpAgentClient:
             raise _protocol_error("/health", exc) from exc
 
     def call_embed_and_store(self, *, bot_id: UUID, document_id: UUID, chunks: Sequence[str]) -> EmbedResult:
-        body = self._request(
-            "POST",
-            "/embed_and_store",
-            json={"bot_id": str(bot_id), "document_id": str(document_id), "chunks": list(chunks)},
-        )
-        try:
-            return EmbedResult(
-                document_id=UUID(str(body["document_id"])),
-                stored_vector_count=int(body["stored_vector_count"]),
+        """Store a document's chunks as consecutive batches of at most MAX_CHUNKS_PER_REQUEST.
+
+        Each request names the document-wide index of its first chunk; the last one says it is the
+        last, so the agent then drops what a longer earlier version of the document left behind.
+        Returns the vectors stored over all requests. A failing batch raises: the caller retries
+        the whole document, and the batches already sent are simply stored again.
+        """
+        stored = 0
+        for first_chunk_index, batch in _batches(chunks):
+            body = self._request(
+                "POST",
+                "/embed_and_store",
+                json={
+                    "bot_id": str(bot_id),
+                    "document_id": str(document_id),
+                    "chunks": list(batch),
+                    "first_chunk_index": first_chunk_index,
+                    "last_batch": first_chunk_index + len(batch) >= len(chunks),
+                },
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _protocol_error("/embed_and_store", exc) from exc
+            try:
+                if UUID(str(body["document_id"])) != document_id:
+                    raise ValueError("the reply names another document")
+                stored += int(body["stored_vector_count"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise _protocol_error("/embed_and_store", exc) from exc
+        return EmbedResult(document_id=document_id, stored_vector_count=stored)
 
     def call_chat(
         self,
@@ -256,6 +272,19 @@ class HttpAgentClient:
         if response.status_code in _UNAVAILABLE_STATUSES or response.status_code >= 500:
             raise AgentUnavailableError(message, code=code, status_code=response.status_code)
         raise AgentRejectedError(message, code=code, status_code=response.status_code)
+
+
+def _batches(chunks: Sequence[str]) -> list[tuple[int, Sequence[str]]]:
+    """(document-wide index of the first chunk, the chunks) for each request.
+
+    No chunks is still one request, so that the agent's own validation answers it.
+    """
+    if not chunks:
+        return [(0, chunks)]
+    return [
+        (start, chunks[start : start + MAX_CHUNKS_PER_REQUEST])
+        for start in range(0, len(chunks), MAX_CHUNKS_PER_REQUEST)
+    ]
 
 
 def _parse_error(response: httpx.Response) -> tuple[str, str]:

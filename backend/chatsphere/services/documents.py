@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatsphere.models import Bot, Chunk, Document
-from chatsphere.services.agent_client import MAX_CHUNKS_PER_REQUEST, AgentError, get_agent
+from chatsphere.services.agent_client import AgentError, get_agent
 from chatsphere.services.document_service import (
     SNIFF_BYTES,
     DocumentKind,
@@ -94,11 +94,6 @@ def document_ingest(*, document_id: UUID) -> Document | None:
         return None
     try:
         chunks = split_text(_source_text(document))
-        if len(chunks) > MAX_CHUNKS_PER_REQUEST:
-            raise DocumentContentError(
-                f"The document is too long ({len(chunks)} chunks, at most {MAX_CHUNKS_PER_REQUEST}); "
-                "split it into smaller files."
-            )
         with transaction.atomic():
             document.chunks.all().delete()
             Chunk.objects.bulk_create(

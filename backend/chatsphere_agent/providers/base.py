@@ -68,9 +68,21 @@ class VectorStoreProvider(Protocol):
         ...
 
     def upsert(
-        self, *, bot_id: str, document_id: str, chunks: Sequence[str], vectors: Sequence[Sequence[float]]
+        self,
+        *,
+        bot_id: str,
+        document_id: str,
+        chunks: Sequence[str],
+        vectors: Sequence[Sequence[float]],
+        first_chunk_index: int = 0,
+        last_batch: bool = True,
     ) -> int:
-        """Store chunk i under id f"{document_id}#{i}", replacing the document's earlier vectors."""
+        """Store chunk i under id f"{document_id}#{first_chunk_index + i}"; returns how many were stored.
+
+        When `last_batch`, these chunks end the document: after they are stored, the document's vectors
+        at index first_chunk_index + len(chunks) and beyond (a longer earlier version's) are dropped.
+        With the defaults the chunks are the whole document and replace everything stored for it.
+        """
         ...
 
     def query(self, *, bot_id: str, vector: Sequence[float], top_k: int) -> list[RetrievedChunk]: ...

@@ -20,6 +20,7 @@ import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.collection_configuration import CreateHNSWConfiguration
 from chromadb.api.models.Collection import Collection
+from chromadb.base_types import LiteralValue, LogicalOperator, Where, WhereOperator
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 
@@ -46,9 +47,9 @@ class ChromaStore:
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         )
         self._max_batch = self._client.get_max_batch_size()
-        # Routes run in FastAPI's threadpool. Replacing a document is "upsert, then delete the ids past
-        # its new end", and dropping a bot races with writes to it; one writer at a time keeps each of
-        # those whole. Reads do not take the lock: Chroma serves them consistently on its own.
+        # Routes run in FastAPI's threadpool. Storing a document's last batch is "upsert, then delete the
+        # ids past its new end", and dropping a bot races with writes to it; one writer at a time keeps
+        # each of those whole. Reads do not take the lock: Chroma serves them consistently on its own.
         self._write_lock = threading.Lock()
 
     @classmethod
@@ -65,7 +66,14 @@ class ChromaStore:
         return None
 
     def upsert(
-        self, *, bot_id: str, document_id: str, chunks: Sequence[str], vectors: Sequence[Sequence[float]]
+        self,
+        *,
+        bot_id: str,
+        document_id: str,
+        chunks: Sequence[str],
+        vectors: Sequence[Sequence[float]],
+        first_chunk_index: int = 0,
+        last_batch: bool = True,
     ) -> int:
         if len(chunks) != len(vectors):
             raise ProviderError(
@@ -73,10 +81,11 @@ class ChromaStore:
             )
         if not chunks:
             return 0
-        ids = [chunk_id(document_id, index) for index in range(len(chunks))]
+        indexes = range(first_chunk_index, first_chunk_index + len(chunks))
+        ids = [chunk_id(document_id, index) for index in indexes]
         metadatas: list[dict[str, str | int | float | bool | None]] = [
             {"bot_id": bot_id, "document_id": document_id, "chunk_index": index, "text": text}
-            for index, text in enumerate(chunks)
+            for index, text in zip(indexes, chunks, strict=True)
         ]
         with self._errors(), self._write_lock:
             collection = self._client.get_or_create_collection(
@@ -93,9 +102,10 @@ class ChromaStore:
                     metadatas=metadatas[start:end],  # type: ignore[arg-type]
                     documents=list(chunks[start:end]),
                 )
-            # Upsert first, then drop what lies past the new end (a re-chunk that came out shorter):
-            # a failure midway leaves the old answerable state, never an empty document.
-            self._delete_stale(collection, document_id=document_id, keep=set(ids))
+            if last_batch:
+                # Upsert first, then drop what lies past the new end (a re-chunk that came out shorter):
+                # a failure midway leaves the old answerable state, never an empty document.
+                self._delete_from(collection, document_id=document_id, first_stale_index=indexes.stop)
         return len(ids)
 
     def query(self, *, bot_id: str, vector: Sequence[float], top_k: int) -> list[RetrievedChunk]:
@@ -144,9 +154,10 @@ class ChromaStore:
         except NotFoundError:
             return None
 
-    def _delete_stale(self, collection: Collection, *, document_id: str, keep: set[str]) -> None:
-        existing = collection.get(where={"document_id": document_id}, include=[])["ids"]
-        stale = [existing_id for existing_id in existing if existing_id not in keep]
+    def _delete_from(self, collection: Collection, *, document_id: str, first_stale_index: int) -> None:
+        at_or_past: dict[WhereOperator | LogicalOperator, LiteralValue] = {"$gte": first_stale_index}
+        past_the_end: Where = {"$and": [{"document_id": document_id}, {"chunk_index": at_or_past}]}
+        stale = collection.get(where=past_the_end, include=[])["ids"]
         for start in range(0, len(stale), self._max_batch):
             collection.delete(ids=stale[start : start + self._max_batch])
 

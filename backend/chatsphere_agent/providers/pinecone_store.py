@@ -1,10 +1,11 @@
 """Pinecone vector store (REST client, serverless index) through LangChain's PineconeVectorStore.
 
 One namespace per bot (namespace = bot_id); chunk i of a document is stored under the id
-"{document_id}#{i}" with its text, document id and index as metadata. The index host comes from one
-describe-index call per process, cached. Requests run under the client's own urllib3 retry policy,
-configured with the agent's attempts and backoff for 429/5xx; what still fails becomes a
-ProviderError (retryable → HTTP 503, anything else → 502).
+"{document_id}#{i}" with its text, document id and index as metadata; a document's ids are listed by
+the prefix "{document_id}#". The index host comes from one describe-index call per process, cached.
+Requests run under the client's own urllib3 retry policy, configured with the agent's attempts and
+backoff for 429/5xx; what still fails becomes a ProviderError (retryable → HTTP 503, anything else
+→ 502).
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ T = TypeVar("T")
 
 def vector_id(document_id: str, chunk_index: int) -> str:
     return f"{document_id}#{chunk_index}"
+
+
+def _chunk_index(record_id: str) -> int:
+    """The chunk index in an id of `vector_id`'s form; -1 (never stale) for an id the agent did not write."""
+    suffix = record_id.rpartition("#")[2]
+    return int(suffix) if suffix.isdecimal() else -1
 
 
 def pinecone_retry(*, max_retries: int, backoff_seconds: float) -> Retry:
@@ -114,7 +121,14 @@ class PineconeStore:
         return self._index().dimension
 
     def upsert(
-        self, *, bot_id: str, document_id: str, chunks: Sequence[str], vectors: Sequence[Sequence[float]]
+        self,
+        *,
+        bot_id: str,
+        document_id: str,
+        chunks: Sequence[str],
+        vectors: Sequence[Sequence[float]],
+        first_chunk_index: int = 0,
+        last_batch: bool = True,
     ) -> int:
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
@@ -124,7 +138,9 @@ class PineconeStore:
                 "values": list(vector),
                 "metadata": {TEXT_KEY: chunk, "document_id": document_id, "chunk_index": index},
             }
-            for index, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
+            for index, chunk, vector in zip(
+                range(first_chunk_index, first_chunk_index + len(chunks)), chunks, vectors, strict=True
+            )
         ]
         index = self._index().store.index
         response = self._call(
@@ -137,11 +153,18 @@ class PineconeStore:
                 _request_timeout=self._timeout_seconds,
             ),
         )
-        # Upsert first, then drop what an earlier, longer version of the document left behind, so a
-        # failure half-way never leaves the document with fewer vectors than before.
-        current_ids = {str(record["id"]) for record in records}
-        stale_ids = [id_ for id_ in self._document_vector_ids(bot_id, document_id) if id_ not in current_ids]
-        self._delete_ids(bot_id, stale_ids)
+        if last_batch:
+            # Upsert first, then drop what an earlier, longer version of the document left behind, so a
+            # failure half-way never leaves the document with fewer vectors than before. Only the last
+            # batch lists the document's ids: listing on every batch would cost a long document
+            # quadratically many list pages.
+            first_stale_index = first_chunk_index + len(chunks)
+            stale_ids = [
+                id_
+                for id_ in self._document_vector_ids(bot_id, document_id)
+                if _chunk_index(id_) >= first_stale_index
+            ]
+            self._delete_ids(bot_id, stale_ids)
         return int(response.upserted_count)
 
     def query(self, *, bot_id: str, vector: Sequence[float], top_k: int) -> list[RetrievedChunk]:

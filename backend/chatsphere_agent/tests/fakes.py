@@ -52,20 +52,31 @@ class RecordingEmbeddings:
 
 
 class FixedDimensionStore:
-    """A store whose index is fixed to a dimension and that answers queries with given chunks."""
+    """A store whose index is fixed to a dimension, answers queries with given chunks, records upserts."""
 
     def __init__(self, *, dimension: int | None, results: Sequence[RetrievedChunk] = ()) -> None:
         self.name = f"fixed:{dimension}"
         self.dimension = dimension
         self.results = list(results)
         self.queries: list[tuple[str, int]] = []
+        self.upserts: list[dict[str, object]] = []
 
     def index_dimension(self) -> int | None:
         return self.dimension
 
     def upsert(
-        self, *, bot_id: str, document_id: str, chunks: Sequence[str], vectors: Sequence[Sequence[float]]
+        self,
+        *,
+        bot_id: str,
+        document_id: str,
+        chunks: Sequence[str],
+        vectors: Sequence[Sequence[float]],
+        first_chunk_index: int = 0,
+        last_batch: bool = True,
     ) -> int:
+        self.upserts.append(
+            {"chunks": list(chunks), "first_chunk_index": first_chunk_index, "last_batch": last_batch}
+        )
         return len(chunks)
 
     def query(self, *, bot_id: str, vector: Sequence[float], top_k: int) -> list[RetrievedChunk]:

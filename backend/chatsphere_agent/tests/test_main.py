@@ -14,9 +14,16 @@ from chatsphere_agent.main import create_app
 from chatsphere_agent.providers.base import ProviderError
 from chatsphere_agent.providers.extractive import NOTHING_FOUND
 from chatsphere_agent.providers.factory import Providers
+from chatsphere_agent.schemas import MAX_CHUNK_INDEX, MAX_CHUNKS_PER_REQUEST
 from chatsphere_agent.tests.conftest import SERVICE_TOKEN, client_for
 from chatsphere_agent.tests.factories import chat_payload, embed_payload
-from chatsphere_agent.tests.fakes import FailingChatModel, FailingEmbeddings, RecordingChatModel
+from chatsphere_agent.tests.fakes import (
+    FailingChatModel,
+    FailingEmbeddings,
+    FixedDimensionStore,
+    RecordingChatModel,
+    RecordingEmbeddings,
+)
 
 TELESCOPE_DOC = [
     "The Zephyr-9 observatory sits on a ridge in the Atacama desert.",
@@ -209,6 +216,59 @@ class TestDocumentLifecycle:
         assert response.json() == {"document_id": document_id, "deleted_vector_count": 0}
 
 
+class TestBatchedIngestion:
+    """A document longer than one request allows arrives as consecutive batches."""
+
+    def test_a_document_sent_in_three_batches_is_stored_whole(self, client: TestClient) -> None:
+        bot_id, document_id = str(uuid.uuid4()), str(uuid.uuid4())
+
+        counts = [
+            client.post(
+                "/embed_and_store",
+                json={
+                    "bot_id": bot_id,
+                    "document_id": document_id,
+                    "chunks": [chunk],
+                    "first_chunk_index": index,
+                    "last_batch": index == len(TELESCOPE_DOC) - 1,
+                },
+            ).json()["stored_vector_count"]
+            for index, chunk in enumerate(TELESCOPE_DOC)
+        ]
+        mirror = ask(client, bot_id=bot_id, message="How wide is the Zephyr-9 mirror?")
+        tours = ask(client, bot_id=bot_id, message="When may visitors tour the observatory?")
+        deleted = client.delete(f"/documents/{document_id}", params={"bot_id": bot_id}).json()
+
+        assert counts == [1, 1, 1]
+        assert "4.2 meters" in mirror["response"]
+        assert (mirror["sources"][0]["document_id"], mirror["sources"][0]["chunk_index"]) == (document_id, 1)
+        assert "first Saturday" in tours["response"]
+        assert (tours["sources"][0]["document_id"], tours["sources"][0]["chunk_index"]) == (document_id, 2)
+        assert deleted["deleted_vector_count"] == 3
+
+    def test_a_shorter_version_sent_in_batches_leaves_no_stale_vectors(self, client: TestClient) -> None:
+        payload = embed_payload(chunks=[*BAKERY_DOC, *TELESCOPE_DOC])
+        client.post("/embed_and_store", json=payload)
+        question = "How wide is the Zephyr-9 telescope mirror?"
+
+        first = client.post(
+            "/embed_and_store", json={**payload, "chunks": BAKERY_DOC[:1], "last_batch": False}
+        ).json()
+        midway = ask(client, bot_id=payload["bot_id"], message=question)
+        last = client.post(
+            "/embed_and_store", json={**payload, "chunks": BAKERY_DOC[1:], "first_chunk_index": 1}
+        ).json()
+        after = ask(client, bot_id=payload["bot_id"], message=question)
+        deleted = client.delete(
+            f"/documents/{payload['document_id']}", params={"bot_id": payload["bot_id"]}
+        ).json()
+
+        assert (first["stored_vector_count"], last["stored_vector_count"]) == (1, 1)
+        assert "4.2 meters" in midway["response"], "a batch that is not the last leaves the rest alone"
+        assert after["sources"] == []
+        assert deleted["deleted_vector_count"] == len(BAKERY_DOC)
+
+
 class TestAuthentication:
     @pytest.mark.parametrize(
         "authorization",
@@ -249,6 +309,53 @@ class TestValidation:
         body = response.json()
         assert_error_shape(body, "validation_error")
         assert body["error"]["details"][0]["loc"][:2] == ["body", "chunks"]
+
+    def test_more_chunks_than_one_request_allows_are_422(self, client: TestClient) -> None:
+        chunks = [f"chunk {index}" for index in range(MAX_CHUNKS_PER_REQUEST + 1)]
+
+        response = client.post("/embed_and_store", json=embed_payload(chunks=chunks))
+
+        assert response.status_code == 422
+        body = response.json()
+        assert_error_shape(body, "validation_error")
+        assert body["error"]["details"][0]["loc"] == ["body", "chunks"]
+
+    def test_a_full_batch_is_accepted(self, embedded_providers: Providers, settings: AgentSettings) -> None:
+        store = FixedDimensionStore(dimension=None)
+        client = client_for(
+            replace(embedded_providers, embeddings=RecordingEmbeddings(), vector_store=store), settings
+        )
+        chunks = [f"chunk {index}" for index in range(MAX_CHUNKS_PER_REQUEST)]
+
+        response = client.post(
+            "/embed_and_store", json=embed_payload(chunks=chunks, first_chunk_index=512, last_batch=False)
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["stored_vector_count"] == MAX_CHUNKS_PER_REQUEST
+        assert store.upserts == [{"chunks": chunks, "first_chunk_index": 512, "last_batch": False}]
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("first_chunk_index", -1),
+            ("first_chunk_index", MAX_CHUNK_INDEX + 1),
+            ("first_chunk_index", "3"),
+            ("first_chunk_index", True),
+            ("first_chunk_index", 1.5),
+            ("first_chunk_index", None),
+            ("last_batch", "false"),
+            ("last_batch", 0),
+            ("last_batch", None),
+        ],
+    )
+    def test_a_bad_batch_position_is_422(self, client: TestClient, field: str, value: Any) -> None:
+        response = client.post("/embed_and_store", json={**embed_payload(), field: value})
+
+        assert response.status_code == 422
+        body = response.json()
+        assert_error_shape(body, "validation_error")
+        assert body["error"]["details"][0]["loc"][:2] == ["body", field]
 
     @pytest.mark.parametrize("message", ["", "   ", "\n"])
     def test_an_empty_message_is_422(self, client: TestClient, message: str) -> None:

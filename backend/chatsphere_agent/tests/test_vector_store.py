@@ -24,6 +24,24 @@ def test_embeds_in_batches_of_the_configured_size() -> None:
     assert embeddings.batches == [chunks[0:3], chunks[3:6], chunks[6:7]]
 
 
+def test_hands_the_batch_position_to_the_store() -> None:
+    store = FixedDimensionStore(dimension=4)
+
+    stored = embed_and_store_chunks(
+        embeddings=RecordingEmbeddings(),
+        vector_store=store,
+        bot_id="bot",
+        document_id="doc",
+        chunks=["a", "b"],
+        batch_size=10,
+        first_chunk_index=256,
+        last_batch=False,
+    )
+
+    assert stored == 2
+    assert store.upserts == [{"chunks": ["a", "b"], "first_chunk_index": 256, "last_batch": False}]
+
+
 def test_a_provider_returning_the_wrong_vectors_is_a_provider_error() -> None:
     class ShortEmbeddings(RecordingEmbeddings):
         def embed_documents(self, texts: object) -> list[list[float]]:

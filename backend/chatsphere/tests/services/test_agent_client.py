@@ -1,13 +1,16 @@
 import json
 import uuid
+from typing import Any
 
 import httpx
 import pytest
 
 from chatsphere.services.agent_client import (
+    MAX_CHUNKS_PER_REQUEST,
     AgentProtocolError,
     AgentRejectedError,
     AgentUnavailableError,
+    EmbedResult,
     HistoryItem,
     HttpAgentClient,
 )
@@ -75,6 +78,105 @@ def test_embed_and_delete_calls_hit_the_contract_paths():
     assert stored.stored_vector_count == 3
     assert client.call_delete_document(bot_id=BOT_ID, document_id=DOCUMENT_ID) == 3
     assert client.call_delete_bot(bot_id=BOT_ID) is True
+
+
+def embed_reply(request: httpx.Request) -> httpx.Response:
+    """The agent's answer to one /embed_and_store: it stored every chunk it was sent."""
+    body = json.loads(request.content)
+    return httpx.Response(
+        200,
+        json={
+            "status": "success",
+            "document_id": body["document_id"],
+            "stored_vector_count": len(body["chunks"]),
+            "error_message": None,
+        },
+    )
+
+
+def test_a_long_document_goes_in_batches_naming_their_offsets_and_the_last():
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return embed_reply(request)
+
+    chunks = [f"chunk {index}" for index in range(600)]
+
+    result = client_answering(handler).call_embed_and_store(
+        bot_id=BOT_ID, document_id=DOCUMENT_ID, chunks=chunks
+    )
+
+    assert MAX_CHUNKS_PER_REQUEST == 256, "mirrors chatsphere_agent.schemas.MAX_CHUNKS_PER_REQUEST"
+    assert [(body["first_chunk_index"], len(body["chunks"]), body["last_batch"]) for body in sent] == [
+        (0, 256, False),
+        (256, 256, False),
+        (512, 88, True),
+    ]
+    assert [chunk for body in sent for chunk in body["chunks"]] == chunks
+    assert {(body["bot_id"], body["document_id"]) for body in sent} == {(str(BOT_ID), str(DOCUMENT_ID))}
+    assert result == EmbedResult(document_id=DOCUMENT_ID, stored_vector_count=600)
+
+
+@pytest.mark.parametrize(("count", "requests"), [(1, 1), (256, 1), (257, 2)])
+def test_only_the_request_holding_the_final_chunk_is_the_last_batch(count, requests):
+    sent: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return embed_reply(request)
+
+    client_answering(handler).call_embed_and_store(
+        bot_id=BOT_ID, document_id=DOCUMENT_ID, chunks=["text"] * count
+    )
+
+    assert len(sent) == requests
+    assert [body["last_batch"] for body in sent] == [False] * (requests - 1) + [True]
+
+
+def test_a_failing_batch_stops_the_document_there():
+    sent: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        first_chunk_index = json.loads(request.content)["first_chunk_index"]
+        sent.append(first_chunk_index)
+        if first_chunk_index > 0:
+            body = {"error": {"code": "provider_unavailable", "message": "down", "details": None}}
+            return httpx.Response(503, json=body)
+        return embed_reply(request)
+
+    with pytest.raises(AgentUnavailableError):
+        client_answering(handler).call_embed_and_store(
+            bot_id=BOT_ID, document_id=DOCUMENT_ID, chunks=["text"] * 600
+        )
+
+    assert sent == [0, 256]
+
+
+def test_no_chunks_is_still_sent_for_the_agent_to_refuse():
+    sent: list[dict[str, object]] = []
+    refusal = {"error": {"code": "validation_error", "message": "no chunks", "details": []}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(422, json=refusal)
+
+    with pytest.raises(AgentRejectedError) as rejected:
+        client_answering(handler).call_embed_and_store(bot_id=BOT_ID, document_id=DOCUMENT_ID, chunks=[])
+
+    assert rejected.value.status_code == 422
+    assert [(body["chunks"], body["first_chunk_index"], body["last_batch"]) for body in sent] == [
+        ([], 0, True)
+    ]
+
+
+def test_a_reply_about_another_document_is_a_protocol_error():
+    reply = {"status": "success", "document_id": str(uuid.uuid4()), "stored_vector_count": 1}
+
+    with pytest.raises(AgentProtocolError):
+        client_answering(lambda request: httpx.Response(200, json=reply)).call_embed_and_store(
+            bot_id=BOT_ID, document_id=DOCUMENT_ID, chunks=["text"]
+        )
 
 
 @pytest.mark.parametrize("status", [502, 503])

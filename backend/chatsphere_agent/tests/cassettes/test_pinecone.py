@@ -72,6 +72,48 @@ def test_store_upserts_queries_and_deletes_in_the_bots_namespace(settings, use_c
     assert (deleted, bot_deleted) == (3, True)
 
 
+def test_a_shorter_version_sent_in_batches_drops_the_stale_tail_once(settings, use_cassette):
+    store = PineconeStore.from_settings(settings)
+
+    with use_cassette("pinecone/batched_reingest.yaml") as cassette:
+        first = store.upsert(
+            bot_id=scenario.BOT_ID,
+            document_id=scenario.DOCUMENT_ID,
+            chunks=scenario.CHUNKS[:1],
+            vectors=CHUNK_VECTORS[:1],
+            last_batch=False,
+        )
+        last = store.upsert(
+            bot_id=scenario.BOT_ID,
+            document_id=scenario.DOCUMENT_ID,
+            chunks=scenario.CHUNKS[1:2],
+            vectors=CHUNK_VECTORS[1:2],
+            first_chunk_index=1,
+        )
+
+    assert cassette.all_played
+    assert (first, last) == (1, 1)
+    assert paths(cassette) == [
+        DESCRIBE_PATH,
+        "/vectors/upsert",
+        "/vectors/upsert",
+        "/vectors/list",
+        "/vectors/list",
+        "/vectors/delete",
+    ], "only the last batch lists the document, following every page, then deletes"
+    upserted = [request_json(cassette, index)["vectors"] for index in (1, 2)]
+    assert [[(v["id"], v["metadata"]["chunk_index"]) for v in vectors] for vectors in upserted] == [
+        [(f"{scenario.DOCUMENT_ID}#0", 0)],
+        [(f"{scenario.DOCUMENT_ID}#1", 1)],
+    ]
+    listed = [vector["id"] for index in (3, 4) for vector in response_json(cassette, index)["vectors"]]
+    assert f"{scenario.DOCUMENT_ID}#draft" in listed
+    assert request_json(cassette, 5) == {
+        "ids": [f"{scenario.DOCUMENT_ID}#{index}" for index in [10, *range(2, 10)]],
+        "namespace": scenario.BOT_ID,
+    }, "every listed id past the new end, in listed order, and none the agent did not write"
+
+
 def test_query_retries_a_429_with_backoff_and_then_answers(settings, use_cassette):
     store = PineconeStore.from_settings(settings)
 

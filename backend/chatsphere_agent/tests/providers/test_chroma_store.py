@@ -60,13 +60,56 @@ def test_re_upserting_a_shorter_document_removes_the_tail(store: ChromaStore, bo
     ]
 
 
+def test_batches_are_stored_at_their_document_wide_indexes(store: ChromaStore, bot_id: str) -> None:
+    store.upsert(
+        bot_id=bot_id, document_id="doc", chunks=["a", "b"], vectors=[unit(1, 0)] * 2, last_batch=False
+    )
+
+    store.upsert(bot_id=bot_id, document_id="doc", chunks=["c"], vectors=[unit(1, 0)], first_chunk_index=2)
+
+    records = store._client.get_collection(bot_id).get(include=["metadatas"])
+    assert sorted(records["ids"]) == ["doc#0", "doc#1", "doc#2"]
+    assert sorted((m["chunk_index"], m["text"]) for m in records["metadatas"] or []) == [
+        (0, "a"),
+        (1, "b"),
+        (2, "c"),
+    ]
+
+
+def test_only_the_last_batch_drops_a_longer_earlier_version(store: ChromaStore, bot_id: str) -> None:
+    store.upsert(bot_id=bot_id, document_id="doc", chunks=list("abcde"), vectors=[unit(1, 0)] * 5)
+    store.upsert(bot_id=bot_id, document_id="other", chunks=list("xyz"), vectors=[unit(0, 1)] * 3)
+
+    store.upsert(
+        bot_id=bot_id,
+        document_id="doc",
+        chunks=["A"],
+        vectors=[unit(1, 0)],
+        first_chunk_index=0,
+        last_batch=False,
+    )
+    midway = store.query(bot_id=bot_id, vector=unit(1, 0), top_k=10)
+    store.upsert(bot_id=bot_id, document_id="doc", chunks=["B"], vectors=[unit(1, 0)], first_chunk_index=1)
+
+    after = store.query(bot_id=bot_id, vector=unit(1, 0), top_k=10)
+    assert sorted(r.text for r in midway if r.document_id == "doc") == ["A", "b", "c", "d", "e"]
+    assert sorted((r.document_id, r.chunk_index, r.text) for r in after) == [
+        ("doc", 0, "A"),
+        ("doc", 1, "B"),
+        ("other", 0, "x"),
+        ("other", 1, "y"),
+        ("other", 2, "z"),
+    ]
+
+
 def test_upserts_larger_than_chromas_batch_limit(store: ChromaStore, bot_id: str) -> None:
     store._max_batch = 2  # exercise the batching path without writing thousands of records
 
     stored = store.upsert(bot_id=bot_id, document_id="doc", chunks=list("abcde"), vectors=[unit(1, 0)] * 5)
+    shorter = store.upsert(bot_id=bot_id, document_id="doc", chunks=["a"], vectors=[unit(1, 0)])
 
-    assert stored == 5
-    assert store.delete_document(bot_id=bot_id, document_id="doc") == 5
+    assert (stored, shorter) == (5, 1)
+    assert store.delete_document(bot_id=bot_id, document_id="doc") == 1
 
 
 def test_bots_are_isolated(store: ChromaStore) -> None:

@@ -1,0 +1,96 @@
+"""Ingestion of documents longer than one agent request, over the real HTTP client (httpx.MockTransport)."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from pytest_django.fixtures import Settings
+
+from chatsphere.models import Chunk, Document
+from chatsphere.services.agent_client import (
+    MAX_CHUNKS_PER_REQUEST,
+    HttpAgentClient,
+    InMemoryAgent,
+    set_agent,
+)
+from chatsphere.services.documents import document_ingest
+from chatsphere.tests.factories import DocumentFactory
+
+pytestmark = pytest.mark.django_db
+
+# Far more chunks than the 2000 a document was once limited to, so several agent requests.
+CHUNK_COUNT = 2100
+
+
+class RecordingAgent:
+    """The agent's /embed_and_store over HTTP: records every body; answers 503 from a given offset on."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.down_from_chunk_index: int | None = None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        if self.down_from_chunk_index is not None and body["first_chunk_index"] >= self.down_from_chunk_index:
+            error = {"code": "provider_unavailable", "message": "Pinecone is down", "details": None}
+            return httpx.Response(503, json={"error": error})
+        stored = {
+            "status": "success",
+            "document_id": body["document_id"],
+            "stored_vector_count": len(body["chunks"]),
+        }
+        return httpx.Response(200, json=stored)
+
+
+@pytest.fixture
+def recording_agent(agent: InMemoryAgent) -> Iterator[RecordingAgent]:
+    recording = RecordingAgent()
+    client = HttpAgentClient(
+        base_url="http://agent.test", token="s3cret", transport=httpx.MockTransport(recording)
+    )
+    set_agent(client)
+    yield recording
+    client.close()
+
+
+@pytest.fixture
+def long_document(settings: Settings) -> Document:
+    settings.CHUNK_SIZE = 20
+    settings.CHUNK_OVERLAP = 0
+    document: Document = DocumentFactory.create(
+        status=Document.Status.PROCESSING,
+        text="\n\n".join(f"Paragraph {number:05d}." for number in range(CHUNK_COUNT)),
+    )
+    return document
+
+
+def test_a_document_longer_than_one_request_goes_in_batches_and_ends_ready(recording_agent, long_document):
+    ingested = document_ingest(document_id=long_document.id)
+
+    assert ingested is not None
+    assert ingested.status == Document.Status.READY
+    rows = Chunk.objects.filter(document=long_document).order_by("index")
+    assert ingested.chunk_count == CHUNK_COUNT == rows.count()
+    bodies = recording_agent.bodies
+    assert [body["first_chunk_index"] for body in bodies] == list(
+        range(0, CHUNK_COUNT, MAX_CHUNKS_PER_REQUEST)
+    )
+    assert [body["last_batch"] for body in bodies] == [False] * (len(bodies) - 1) + [True]
+    assert [chunk for body in bodies for chunk in body["chunks"]] == [row.content for row in rows]
+
+
+def test_a_batch_failing_midway_ends_in_error_without_chunks(recording_agent, long_document):
+    recording_agent.down_from_chunk_index = MAX_CHUNKS_PER_REQUEST
+
+    ingested = document_ingest(document_id=long_document.id)
+
+    assert ingested is not None
+    assert ingested.status == Document.Status.ERROR
+    assert ingested.error_message == (
+        "The AI service could not index this document (Pinecone is down). Retry later."
+    )
+    assert (ingested.chunk_count, Chunk.objects.filter(document=long_document).count()) == (0, 0)
+    assert [body["first_chunk_index"] for body in recording_agent.bodies] == [0, MAX_CHUNKS_PER_REQUEST]
