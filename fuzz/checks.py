@@ -6,7 +6,7 @@ succeeds, the same request is replayed as a second, unrelated user, who must get
 read the peer also tries to delete the object, which must be a 404 and leave it readable by its owner.
 
 The peer's JWT comes from the environment (FUZZ_PEER_TOKEN), so the same check serves the in-process
-tests and the CLI run (fuzz/hooks.py registers it there).
+tests and the CLI run (fuzz/run_cli.py loads this module with SCHEMATHESIS_HOOKS=fuzz.checks).
 """
 
 from __future__ import annotations

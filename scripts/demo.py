@@ -56,6 +56,7 @@ class DemoError(Exception):
 @dataclass(frozen=True, slots=True)
 class Source:
     document_id: str
+    document_name: str | None
     chunk_index: int
     score: float
     text: str
@@ -168,6 +169,7 @@ class ChatSphereApi:
         sources = [
             Source(
                 document_id=str(source["document_id"]),
+                document_name=source.get("document_name"),
                 chunk_index=int(source["chunk_index"]),
                 score=float(source["score"]),
                 text=str(source["text"]),
@@ -175,14 +177,6 @@ class ChatSphereApi:
             for source in bot_message["sources"]
         ]
         return str(bot_message["content"]), sources
-
-    def document_names(self, *, bot_id: str) -> dict[str, str]:
-        page = self._expect(
-            self._send("GET", "/documents/", step="list the documents", params={"bot": bot_id}),
-            httpx.codes.OK,
-            step="list the documents",
-        )
-        return {str(document["id"]): str(document["name"]) for document in page["results"]}
 
     def _send(self, method: str, path: str, *, step: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -254,10 +248,9 @@ def run_demo(*, base_url: str, ready_timeout_s: float) -> None:
 
         if not sources:
             raise DemoError("the answer cites no source; the document was not retrieved")
-        names = api.document_names(bot_id=bot_id)
         print("Sources:")
         for number, source in enumerate(sources, start=1):
-            name = names.get(source.document_id, source.document_id)
+            name = source.document_name or source.document_id
             print(f"  [{number}] {name}  chunk {source.chunk_index}  score {source.score:.3f}")
             print(f"      {_snippet(source.text)}")
     finally:

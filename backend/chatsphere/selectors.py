@@ -1,5 +1,6 @@
 """Read queries. Everything a user can see is scoped to its owner here, so views cannot forget it."""
 
+from collections.abc import Iterable
 from uuid import UUID
 
 from django.contrib.auth.models import User
@@ -17,6 +18,11 @@ def document_list(*, owner: User, bot_id: UUID | None = None) -> QuerySet[Docume
     if bot_id is not None:
         documents = documents.filter(bot_id=bot_id)
     return documents
+
+
+def document_names(*, bot: Bot, document_ids: Iterable[UUID]) -> dict[UUID, str]:
+    """The names of those of `document_ids` that are documents of `bot`, in one query."""
+    return dict(Document.objects.filter(bot=bot, id__in=set(document_ids)).values_list("id", "name"))
 
 
 def conversation_list(*, owner: User, bot_id: UUID | None = None) -> QuerySet[Conversation]:

@@ -25,6 +25,7 @@ def test_each_user_is_answered_from_their_own_documents_only(make_user: UserFact
     assert set(cited_documents(alice_answer)) == {alice_document}
     source = alice_answer["sources"][0]
     assert source["chunk_index"] == 0
+    assert source["document_name"] == LIGHTHOUSE.file_name
     assert LIGHTHOUSE.answer_words in source["text"]
     assert 0.0 < source["score"] <= 1.0
     assert FERRY.answer_words in bob_answer["content"]

@@ -10,12 +10,13 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid input (validation_error with field details, or malformed_json).",
     401: "Missing, invalid or expired credentials.",
     404: "No such object, or it belongs to another user.",
+    405: "This method does not apply here: `train_text` is not a document id but the path for pasted text.",
     409: "The object is in a state that forbids this action.",
     413: "The body or file is larger than the limit.",
     415: "Unsupported content type or file type.",
     429: "Too many requests; the Retry-After header says when to try again.",
     502: "The AI service failed to handle the request.",
-    503: "The AI service is unavailable; nothing was lost, try again later.",
+    503: "A service this one depends on is unavailable; nothing was lost, try again later.",
 }
 
 
@@ -23,6 +24,14 @@ def errors(*status_codes: int) -> dict[int, Any]:
     return {
         code: OpenApiResponse(response=ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
         for code in status_codes
+    }
+
+
+def list_errors() -> dict[int, Any]:
+    """A list's errors: 400 for an invalid page or filter, 404 for a page past the last one."""
+    return {
+        **errors(400, 401),
+        404: OpenApiResponse(response=ErrorSerializer, description="A page past the last one."),
     }
 
 

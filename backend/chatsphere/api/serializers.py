@@ -1,10 +1,19 @@
 """Request validation and response shapes. No business logic: views hand validated data to services."""
 
+import re
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.core.validators import RegexValidator
+from django.db import models
 from django.db.models import QuerySet
 from rest_framework import serializers
+from rest_framework.fields import empty
+from rest_framework.utils import html
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 
 from chatsphere.models import Bot, Conversation, Document, Message
 from chatsphere.selectors import bot_list
@@ -12,13 +21,38 @@ from chatsphere.selectors import bot_list
 MAX_CHAT_MESSAGE_CHARS = 8000  # the agent's limit (chatsphere_agent/schemas.py MAX_MESSAGE_CHARS)
 
 
+# The canonical 8-4-4-4-12 form the schema's `format: uuid` means; Python's UUID() also takes braces,
+# "urn:uuid:" and missing hyphens.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII | re.I)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """Only a UUID in its canonical hyphenated form, as a JSON string.
+
+    In a query string an empty value counts too: DRF's form handling would drop `?bot=` as if absent.
+    """
+
+    def get_value(self, dictionary: Mapping[str, Any]) -> Any:
+        if html.is_html_input(dictionary) and self.field_name is not None:
+            return dictionary.get(self.field_name, empty)
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data: Any) -> uuid.UUID:
+        if not isinstance(data, str) or not _CANONICAL_UUID.fullmatch(data):
+            self.fail("invalid", value=data)
+        return uuid.UUID(data)
+
+
 class OwnedBotField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
-    """A bot id that must belong to the requesting user; a foreign or unknown id is a 400 on this field."""
+    """A bot id that must belong to the requesting user; a foreign or unknown id is a 400 on this field.
+
+    That 400 is by design and cannot be written in a schema: fuzz/schemathesis.toml accepts it.
+    """
 
     default_error_messages = {"does_not_exist": "You have no bot with id {pk_value}."}
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(pk_field=serializers.UUIDField(), **kwargs)
+        super().__init__(pk_field=StrictUUIDField(), **kwargs)
 
     def get_queryset(self) -> QuerySet[Bot]:
         return bot_list(owner=self.context["request"].user)
@@ -43,10 +77,68 @@ class UserSerializer(serializers.ModelSerializer[Any]):
         read_only_fields = fields
 
 
+NO_NUL_CHARACTER = RegexValidator(r"^[^\u0000]+$", "Null characters are not allowed.", code="null_characters")
+
+
+class StrictCharField(serializers.CharField):
+    """Only a JSON string: DRF's CharField also takes numbers (`0` becomes "0"), which the schema forbids.
+
+    DRF refuses NUL characters in every CharField; NO_NUL_CHARACTER makes the schema say so (a pattern).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["validators"] = [*kwargs.get("validators", ()), NO_NUL_CHARACTER]
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+# Django's password validators (common, too similar to the username, all digits) cannot be written in a
+# schema; everything else about these fields can, so the schema says it.
+PASSWORD_MIN_CHARS = 8
+PASSWORD_MAX_CHARS = 128
+
+
+def _username_field(**kwargs: Any) -> StrictCharField:
+    """A username as Django's User model takes it (letters, digits, . @ + - _; at most 150), untrimmed.
+
+    Untrimmed because the model's pattern must see what the client sent: " ann" is not a username.
+    """
+    model_field = User._meta.get_field("username")
+    validators = list(model_field.validators)
+    return StrictCharField(
+        max_length=model_field.max_length, validators=validators, trim_whitespace=False, **kwargs
+    )
+
+
+def _password_field(**kwargs: Any) -> StrictCharField:
+    return StrictCharField(trim_whitespace=False, write_only=True, style={"input_type": "password"}, **kwargs)
+
+
 class RegisterSerializer(serializers.Serializer[Any]):
-    username = serializers.CharField(max_length=150)
+    username = _username_field()
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(write_only=True, min_length=8, max_length=128, trim_whitespace=False)
+    password = _password_field(min_length=PASSWORD_MIN_CHARS, max_length=PASSWORD_MAX_CHARS)
+
+
+# simplejwt's login with fields that say what they take: the password is never trimmed (register keeps its
+# spaces, so login must too), and a username that register could never have created is a 400, not a 401.
+class LoginSerializer(TokenObtainPairSerializer):
+    """A username and password, taken exactly as typed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[self.username_field] = _username_field(write_only=True)
+        self.fields["password"] = _password_field()
+
+
+class RefreshSerializer(TokenRefreshSerializer):
+    """A refresh token; one that is not valid is a 401."""
+
+    refresh = StrictCharField(write_only=True)
 
 
 class TokenPairSerializer(serializers.Serializer[Any]):
@@ -67,8 +159,24 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class StrictFloatField(serializers.FloatField):
+    """Only a JSON number: DRF's FloatField also takes false, true and numeric strings like "0.5"."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class BotSerializer(serializers.ModelSerializer[Bot]):
-    is_active = StrictBooleanField(required=False)
+    # Each field takes only the JSON type the schema states: DRF would turn 0 into "0", false into 0.0.
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.FloatField: StrictFloatField,
+        models.BooleanField: StrictBooleanField,
+    }
 
     class Meta:
         model = Bot
@@ -112,16 +220,19 @@ class DocumentUploadSerializer(serializers.Serializer[Any]):
 
 class TrainTextSerializer(serializers.Serializer[Any]):
     bot = OwnedBotField()
-    name = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    text = serializers.CharField()
+    name = StrictCharField(max_length=255, required=False, allow_blank=True)
+    text = StrictCharField()
 
 
 class BotFilterSerializer(serializers.Serializer[Any]):
-    bot = serializers.UUIDField(required=False)
+    bot = StrictUUIDField(required=False)
 
 
 class SourceSerializer(serializers.Serializer[Any]):
     document_id = serializers.UUIDField()
+    document_name = serializers.CharField(
+        allow_null=True, help_text="The cited document's name when the answer was given; null if it was gone."
+    )
     chunk_index = serializers.IntegerField(min_value=0)
     score = serializers.FloatField()
     text = serializers.CharField()
@@ -153,13 +264,30 @@ class ConversationDetailSerializer(ConversationSerializer):
 
 class ConversationCreateSerializer(serializers.Serializer[Any]):
     bot = OwnedBotField()
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    title = StrictCharField(max_length=200, required=False, allow_blank=True)
 
 
 class ChatRequestSerializer(serializers.Serializer[Any]):
-    message = serializers.CharField(max_length=MAX_CHAT_MESSAGE_CHARS)
+    message = StrictCharField(max_length=MAX_CHAT_MESSAGE_CHARS)
 
 
 class ChatReplySerializer(serializers.Serializer[Any]):
     user_message = MessageSerializer()
     bot_message = MessageSerializer()
+
+
+class AgentHealthSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    providers = serializers.DictField(
+        child=serializers.CharField(),
+        allow_null=True,
+        help_text="What the AI service runs on (embeddings, vector_store, llm); null when it is unavailable.",
+    )
+
+
+class HealthSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(
+        choices=["ok", "degraded"], help_text="degraded: the AI service is unavailable, the API itself works."
+    )
+    database = serializers.ChoiceField(choices=["ok"])
+    agent = AgentHealthSerializer()

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -6,10 +6,12 @@ from chatsphere.api.views import (
     BotViewSet,
     ConversationViewSet,
     DocumentViewSet,
+    HealthView,
     MeView,
     RegisterView,
     TokenObtainView,
     TokenRefreshAccessView,
+    UnknownAPIPathView,
 )
 
 router = DefaultRouter(trailing_slash=True)
@@ -19,6 +21,7 @@ router.register("documents", DocumentViewSet, basename="document")
 router.register("conversations", ConversationViewSet, basename="conversation")
 
 urlpatterns = [
+    path("health/", HealthView.as_view(), name="health"),
     path("register/", RegisterView.as_view(), name="register"),
     path("token/", TokenObtainView.as_view(), name="token_obtain_pair"),
     path("token/refresh/", TokenRefreshAccessView.as_view(), name="token_refresh"),
@@ -26,4 +29,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include(router.urls)),
+    # Last: whatever matched nothing above is the JSON 404, never Django's HTML page.
+    re_path(r"", UnknownAPIPathView.as_view(), name="unknown-api-path"),
 ]

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotAuthenticated
+from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -20,8 +20,9 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from chatsphere import selectors
+from chatsphere.api.errors import error_body
 from chatsphere.api.parsers import StrictJSONParser, ensure_body_fits
-from chatsphere.api.schema import errors
+from chatsphere.api.schema import errors, list_errors
 from chatsphere.api.serializers import (
     AccessTokenSerializer,
     BotFilterSerializer,
@@ -33,6 +34,9 @@ from chatsphere.api.serializers import (
     ConversationSerializer,
     DocumentSerializer,
     DocumentUploadSerializer,
+    HealthSerializer,
+    LoginSerializer,
+    RefreshSerializer,
     RegisterSerializer,
     TokenPairSerializer,
     TrainTextSerializer,
@@ -48,6 +52,7 @@ from chatsphere.services.documents import (
     document_delete,
     document_retry,
 )
+from chatsphere.services.health import DatabaseUnavailableError, system_health
 from chatsphere.services.users import user_register
 
 BOT_FILTER = OpenApiParameter("bot", OpenApiTypes.UUID, description="Only objects of this bot.")
@@ -82,15 +87,64 @@ class RegisterView(APIView):
 
 
 class TokenObtainView(TokenObtainPairView):
-    @extend_schema(responses={200: TokenPairSerializer, **errors(400, 401, 413, 415)}, auth=[])
+    serializer_class = LoginSerializer
+
+    @extend_schema(
+        description="401 for a wrong username or password; 400 for a body that is not a login at all.",
+        responses={200: TokenPairSerializer, **errors(400, 401, 413, 415)},
+        auth=[],
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
 
 
 class TokenRefreshAccessView(TokenRefreshView):
+    serializer_class = RefreshSerializer
+
     @extend_schema(responses={200: AccessTokenSerializer, **errors(400, 401, 413, 415)}, auth=[])
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
+
+
+class HealthView(APIView):
+    """For load balancers and operators: no credentials, no throttle, one query and one call to the agent."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    @extend_schema(
+        description="200 while this API can serve requests: `status` is `ok`, or `degraded` when the AI "
+        "service is unavailable (chat, training and deletions answer 503 then, everything else works), so a "
+        "load balancer keeps this process in rotation. `agent.providers` says which embeddings, vector "
+        "store and LLM the AI service runs on. 503 when the database does not answer.",
+        responses={200: HealthSerializer, **errors(503)},
+        auth=[],
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            health = system_health()
+        except DatabaseUnavailableError:
+            return Response(
+                error_body("database_unavailable", "The database does not answer."),
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response(HealthSerializer(health).data)
+
+
+class UnknownAPIPathView(APIView):
+    """Every path under /api/ that no route matches: the JSON 404, even with DEBUG's HTML pages on."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+    schema = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        message = "Nothing lives at this address."
+        if not request.path.endswith("/"):
+            message += " API paths end with a slash."
+        raise NotFound(message)
 
 
 class MeView(APIView):
@@ -100,7 +154,7 @@ class MeView(APIView):
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: BotSerializer, **errors(401, 404)}),
+    list=extend_schema(responses={200: BotSerializer, **list_errors()}),
     create=extend_schema(responses={201: BotSerializer, **errors(400, 401, 413, 415)}),
     retrieve=extend_schema(responses={200: BotSerializer, **errors(401, 404)}),
     update=extend_schema(responses={200: BotSerializer, **errors(400, 401, 404, 413, 415)}),
@@ -131,12 +185,12 @@ class BotViewSet(viewsets.ModelViewSet[Bot]):
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[BOT_FILTER], responses={200: DocumentSerializer, **errors(400, 401, 404)}),
-    retrieve=extend_schema(responses={200: DocumentSerializer, **errors(401, 404)}),
+    list=extend_schema(parameters=[BOT_FILTER], responses={200: DocumentSerializer, **list_errors()}),
+    retrieve=extend_schema(responses={200: DocumentSerializer, **errors(401, 404, 405)}),
     destroy=extend_schema(
         description="Deletes the document and its vectors; if the AI service is down (503) "
         "nothing is deleted.",
-        responses={204: None, **errors(401, 404, 502, 503)},
+        responses={204: None, **errors(401, 404, 405, 502, 503)},
     ),
 )
 class DocumentViewSet(
@@ -201,9 +255,7 @@ class DocumentViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(
-        parameters=[BOT_FILTER], responses={200: ConversationSerializer, **errors(400, 401, 404)}
-    ),
+    list=extend_schema(parameters=[BOT_FILTER], responses={200: ConversationSerializer, **list_errors()}),
     retrieve=extend_schema(responses={200: ConversationDetailSerializer, **errors(401, 404)}),
     destroy=extend_schema(responses={204: None, **errors(401, 404)}),
 )

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatsphere.models import Bot, Conversation, Message
-from chatsphere.selectors import message_history
+from chatsphere.selectors import document_names, message_history
 from chatsphere.services.agent_client import ChatSource, HistoryItem, get_agent
 from chatsphere.services.exceptions import BotInactiveError
 
@@ -55,17 +55,20 @@ def conversation_reply(*, conversation: Conversation, message: str) -> tuple[Mes
         temperature=bot.temperature,
         user_id=str(conversation.owner_id),
     )
+    # Each source carries its document's name, so a client shows citations without another request.
+    names = document_names(bot=bot, document_ids=(source.document_id for source in result.sources))
     bot_message = Message.objects.create(
         conversation=conversation,
         role=Message.Role.BOT,
         content=result.response,
-        sources=[_source_json(source) for source in result.sources],
+        sources=[_source_json(source, names.get(source.document_id)) for source in result.sources],
     )
     Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
     return user_message, bot_message
 
 
-def _source_json(source: ChatSource) -> dict[str, Any]:
+def _source_json(source: ChatSource, document_name: str | None) -> dict[str, Any]:
     data = asdict(source)
     data["document_id"] = str(source.document_id)
+    data["document_name"] = document_name
     return data

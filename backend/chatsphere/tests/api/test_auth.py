@@ -1,5 +1,8 @@
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from chatsphere.tests.factories import PASSWORD, UserFactory
 from chatsphere.tests.helpers import assert_error
@@ -73,3 +76,60 @@ def test_unsupported_content_type_is_415(client):
 
 def test_unknown_url_is_a_json_404(client):
     assert_error(client.get("/api/no-such-thing/"), 404, "not_found")
+
+
+def register(client: Client, **fields: object) -> Any:
+    body = {"username": "ada", "email": "ada@example.com", "password": PASSWORD} | fields
+    return client.post("/api/register/", body, content_type="application/json")
+
+
+@pytest.mark.parametrize("username", ["a b", " ada", "ada ", "ada!", "a" * 151, 7])
+def test_register_takes_a_username_as_django_users_have_them(client, username):
+    # The schema says ^[\w.@+-]+$ and 150 characters; " ada" was trimmed into a valid one before.
+    error = assert_error(register(client, username=username), 400, "validation_error")
+    assert {detail["field"] for detail in error["details"]} == {"username"}
+    assert not get_user_model().objects.exists()
+
+
+def test_register_refuses_a_null_character_in_the_password(client):
+    error = assert_error(register(client, password=PASSWORD + "\u0000"), 400, "validation_error")
+    assert {detail["field"] for detail in error["details"]} == {"password"}
+
+
+def test_login_takes_the_password_exactly_as_registered(client):
+    # simplejwt trimmed the password at login while register keeps it: "  pass  " could never log in.
+    password = f"  {PASSWORD}  "
+    assert register(client, password=password).status_code == 201
+
+    exact = client.post(
+        "/api/token/", {"username": "ada", "password": password}, content_type="application/json"
+    )
+    trimmed = client.post(
+        "/api/token/", {"username": "ada", "password": PASSWORD}, content_type="application/json"
+    )
+
+    assert exact.status_code == 200, exact.content
+    assert_error(trimmed, 401)
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("ada\u0000", PASSWORD), ("ada", "pass\u0000word"), (" ada", PASSWORD)]
+)
+def test_login_with_what_no_account_can_have_is_400(client, username, password):
+    # Found by schemathesis (positive_data_acceptance): NUL in a schema-valid body was an unexplained 400.
+    UserFactory.create(username="ada")
+    response = client.post(
+        "/api/token/", {"username": username, "password": password}, content_type="application/json"
+    )
+    assert_error(response, 400, "validation_error")
+
+
+def test_refresh_says_what_a_token_can_contain(client):
+    # Found by schemathesis (positive_data_acceptance): `"refresh": "\u0000"` was a 400 the schema hid.
+    with_nul = client.post("/api/token/refresh/", {"refresh": "a\u0000b"}, content_type="application/json")
+    invalid = client.post("/api/token/refresh/", {"refresh": "not-a-jwt"}, content_type="application/json")
+    schema = client.get("/api/schema/?format=json").json()["components"]["schemas"]["RefreshRequest"]
+
+    assert_error(with_nul, 400, "validation_error")
+    assert_error(invalid, 401, "token_not_valid")
+    assert schema["properties"]["refresh"]["pattern"] == "^[^\\u0000]+$"

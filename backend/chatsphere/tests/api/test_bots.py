@@ -49,6 +49,40 @@ def test_is_active_takes_only_a_json_boolean(api, is_active):
     assert not Bot.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("temperature", False), ("temperature", "0.5"), ("temperature", None), ("model", 0), ("name", 1)],
+)
+def test_each_field_takes_only_its_json_type(api, field, value):
+    # Found by schemathesis (negative_data_rejection): `"temperature": false` made a bot with temperature 0,
+    # `"model": 0` one with model "0".
+    response = api.post("/api/bots/", {"name": "x", field: value}, format="json")
+
+    error = assert_error(response, 400, "validation_error")
+    assert {detail["field"] for detail in error["details"]} == {field}
+    assert not Bot.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["name", "description", "welcome_message", "system_prompt"])
+def test_the_schema_says_text_fields_refuse_null_characters(api, client, field):
+    # Found by schemathesis (positive_data_acceptance): a NUL was a 400 that the schema did not explain.
+    response = api.post("/api/bots/", {"name": "x", field: "a\u0000b"}, format="json")
+    schema = client.get("/api/schema/?format=json").json()["components"]["schemas"]["BotRequest"]
+
+    error = assert_error(response, 400, "validation_error")
+    assert {detail["field"] for detail in error["details"]} == {field}
+    described = schema["properties"][field]
+    patterns = {branch.get("pattern") for branch in described.get("oneOf", [described])}
+    assert "^[^\\u0000]+$" in patterns
+
+
+def test_an_integer_is_a_valid_temperature(api):
+    response = api.post("/api/bots/", {"name": "x", "temperature": 1}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["temperature"] == 1.0
+
+
 def test_another_users_bot_is_404_for_every_operation(other_api):
     bot = BotFactory.create()
     url = f"/api/bots/{bot.id}/"

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from chatsphere.models import Conversation, Message
-from chatsphere.tests.factories import BotFactory, ConversationFactory, MessageFactory
+from chatsphere.tests.factories import BotFactory, ConversationFactory, DocumentFactory, MessageFactory
 from chatsphere.tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,13 @@ def test_chat_saves_both_messages_with_sources(api, conversation, agent):
     assert body["bot_message"]["role"] == "BOT"
     assert body["bot_message"]["content"] == "Penguins eat krill."
     assert body["bot_message"]["sources"][0]["text"] == "Penguins eat krill."
-    assert set(body["bot_message"]["sources"][0]) == {"document_id", "chunk_index", "score", "text"}
+    assert set(body["bot_message"]["sources"][0]) == {
+        "document_id",
+        "document_name",
+        "chunk_index",
+        "score",
+        "text",
+    }
 
     detail = api.get(f"/api/conversations/{conversation.id}/").json()
     assert [m["role"] for m in detail["messages"]] == ["USER", "BOT"]
@@ -109,3 +115,18 @@ def test_another_users_conversation_is_404(other_api, conversation):
     assert_error(other_api.delete(f"/api/conversations/{conversation.id}/"), 404)
     assert not conversation.messages.exists()
     assert other_api.get("/api/conversations/").json()["count"] == 0
+
+
+def test_sources_name_their_documents_of_this_bot_only(api, user, agent):
+    bot = BotFactory.create(owner=user)
+    notes = DocumentFactory.create(bot=bot, name="penguins.md")
+    elsewhere = DocumentFactory.create(bot=BotFactory.create(owner=user), name="secret.md")
+    agent.call_embed_and_store(bot_id=bot.id, document_id=notes.id, chunks=["Penguins eat krill."])
+    agent.call_embed_and_store(bot_id=bot.id, document_id=elsewhere.id, chunks=["Penguins eat fish."])
+
+    sources = chat(api, ConversationFactory.create(bot=bot), "What do penguins eat?").json()["bot_message"][
+        "sources"
+    ]
+
+    names = {source["document_id"]: source["document_name"] for source in sources}
+    assert names == {str(notes.id): "penguins.md", str(elsewhere.id): None}

@@ -132,6 +132,25 @@ def test_list_filters_by_bot_and_rejects_a_malformed_filter(api, bot, user):
     assert_error(api.get("/api/documents/?bot=nope"), 400, "validation_error")
 
 
+@pytest.mark.parametrize("url", ["/api/documents/", "/api/conversations/"])
+@pytest.mark.parametrize(
+    "value", ["", "{12345678-1234-1234-1234-123456789012}", "12345678123412341234123456789012"]
+)
+def test_a_bot_filter_that_is_not_a_canonical_uuid_is_400(api, url, value):
+    # Found by schemathesis (negative_data_rejection): `?bot=` (empty) listed everything, unfiltered.
+    error = assert_error(api.get(url, {"bot": value}), 400, "validation_error")
+    assert [detail["field"] for detail in error["details"]] == ["bot"]
+
+
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_train_text_is_not_a_document_id_and_its_405_is_documented(api, client, method):
+    # Found by schemathesis (status_code_conformance): GET /api/documents/{id}/ with id "train_text" hit
+    # the pasted-text route and answered an undocumented 405.
+    assert_error(getattr(api, method)("/api/documents/train_text/"), 405, "method_not_allowed")
+    operation = client.get("/api/schema/?format=json").json()["paths"]["/api/documents/{id}/"][method]
+    assert "405" in operation["responses"]
+
+
 def test_delete_drops_the_vectors(api, bot, agent, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         document_id = upload(api, bot.id, "penguins.txt", TEXT.encode()).json()["id"]

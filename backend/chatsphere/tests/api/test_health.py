@@ -1,0 +1,48 @@
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import OperationalError, connection
+
+from chatsphere.tests.helpers import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+def test_all_well_names_the_agents_providers(client, agent):
+    response = client.get("/api/health/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "agent": {"status": "ok", "providers": agent.health().providers},
+    }
+
+
+def test_needs_no_credentials_and_ignores_bad_ones(client):
+    assert client.get("/api/health/", HTTP_AUTHORIZATION="Bearer not-a-jwt").status_code == 200
+
+
+def test_agent_down_is_200_degraded(client, agent):
+    agent.unavailable = True
+
+    response = client.get("/api/health/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "database": "ok",
+        "agent": {"status": "unavailable", "providers": None},
+    }
+
+
+def _unreachable_database(execute: Callable[..., Any], *args: Any) -> Any:
+    raise OperationalError("connection refused")
+
+
+def test_database_down_is_503_in_the_error_shape(client):
+    with connection.execute_wrapper(_unreachable_database):
+        response = client.get("/api/health/")
+
+    assert_error(response, 503, "database_unavailable")
