@@ -112,6 +112,7 @@ class AgentGateway(Protocol):
 # document goes as several requests.
 MAX_CHUNKS_PER_REQUEST = 256
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=3.0)
+HEALTH_TIMEOUT_SECONDS = 2.0
 DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0)
 _UNAVAILABLE_STATUSES = frozenset({500, 502, 503, 504})
 
@@ -144,7 +145,8 @@ class HttpAgentClient:
         self._client.close()
 
     def health(self) -> AgentHealth:
-        body = self._request("GET", "/health")
+        # A health check must answer fast even when the agent hangs: it has its own short deadline.
+        body = self._request("GET", "/health", timeout=HEALTH_TIMEOUT_SECONDS)
         try:
             providers = body["providers"]
             return AgentHealth(
@@ -246,9 +248,16 @@ class HttpAgentClient:
         *,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Mapping[str, Any]:
         try:
-            response = self._client.request(method, path, json=json, params=params)
+            response = self._client.request(
+                method,
+                path,
+                json=json,
+                params=params,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            )
         except httpx.TimeoutException as exc:
             logger.warning("agent %s %s timed out: %s", method, path, type(exc).__name__)
             raise AgentUnavailableError(

@@ -6,6 +6,8 @@ import httpx
 import pytest
 
 from chatsphere.services.agent_client import (
+    DEFAULT_TIMEOUT,
+    HEALTH_TIMEOUT_SECONDS,
     MAX_CHUNKS_PER_REQUEST,
     AgentProtocolError,
     AgentRejectedError,
@@ -224,3 +226,20 @@ def test_unparseable_replies_are_protocol_errors(response):
 
 def test_repr_never_shows_the_token():
     assert "s3cret" not in repr(client_answering(lambda request: httpx.Response(200)))
+
+
+def test_health_has_a_short_deadline_of_its_own_while_chat_keeps_the_long_one():
+    deadlines: dict[str, float] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        deadlines[request.url.path] = request.extensions["timeout"]["read"]
+        if request.url.path == "/health":
+            return httpx.Response(200, json={"status": "ok", "providers": {"llm": "extractive"}})
+        return httpx.Response(200, json={"response": "ok", "model": "extractive", "sources": []})
+
+    client = client_answering(handler)
+    assert client.health().providers == {"llm": "extractive"}
+    client.call_chat(bot_id=BOT_ID, message="hi", history=[])
+
+    assert deadlines["/health"] == HEALTH_TIMEOUT_SECONDS
+    assert deadlines["/chat"] == DEFAULT_TIMEOUT.read
