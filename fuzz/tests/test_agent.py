@@ -1,7 +1,7 @@
 """Property-based fuzzing of the agent API in-process (ASGI): every default check, then the stateful phase.
 
 The app runs the embedded stack (Chroma in a temporary directory, the extractive answerer) with one swap at
-the embeddings seam: MiniLM on two shared cores needs seconds for the 2000-chunk bodies the coverage phase
+the embeddings seam: MiniLM on two shared cores needs seconds for the 256-chunk bodies the coverage phase
 sends, so a hashing embedder stands in here; the CLI run (fuzz/run_cli.py) fuzzes the real model. The service
 token reaches every request through schemathesis' auth hook, so `ignored_auth` can strip it and expect a 401.
 """

@@ -62,10 +62,10 @@ def stack_environment(*, database_url: str, state_dir: Path) -> dict[str, str]:
     }
 
 
-class AgentServer:
-    """The agent on one fixed port; `stop()` and `start()` again simulate an outage and a recovery."""
+class _Server:
+    """One service on a free port, fixed for the object's life; `start()` is each service's own."""
 
-    name = "agent"
+    name: str
 
     def __init__(self, *, env: Mapping[str, str], log_dir: Path) -> None:
         self.port = free_port()
@@ -73,14 +73,6 @@ class AgentServer:
         self._env = dict(env)
         self._log_dir = log_dir
         self._process: ServerProcess | None = None
-
-    def start(self) -> None:
-        if self.running():
-            raise RuntimeError("the agent is already running")
-        command = [str(BIN / "uvicorn"), "chatsphere_agent.main:app", "--host", "127.0.0.1",
-                   "--port", str(self.port)]  # fmt: skip
-        self._process = ServerProcess(self.name, command, cwd=BACKEND, env=self._env, log_dir=self._log_dir)
-        self._process.wait_until(self._healthy, timeout_s=AGENT_START_TIMEOUT_S, what="200 from /health")
 
     def stop(self) -> None:
         if self._process is not None:
@@ -92,6 +84,20 @@ class AgentServer:
     def log_tail(self, lines: int) -> str:
         return self._process.log_tail(lines) if self._process is not None else "(never started)"
 
+
+class AgentServer(_Server):
+    """The agent on one fixed port; `stop()` and `start()` again simulate an outage and a recovery."""
+
+    name = "agent"
+
+    def start(self) -> None:
+        if self.running():
+            raise RuntimeError("the agent is already running")
+        command = [str(BIN / "uvicorn"), "chatsphere_agent.main:app", "--host", "127.0.0.1",
+                   "--port", str(self.port)]  # fmt: skip
+        self._process = ServerProcess(self.name, command, cwd=BACKEND, env=self._env, log_dir=self._log_dir)
+        self._process.wait_until(self._healthy, timeout_s=AGENT_START_TIMEOUT_S, what="200 from /health")
+
     def _healthy(self) -> bool:
         try:
             return httpx.get(f"{self.url}/health", timeout=2.0).status_code == httpx.codes.OK
@@ -99,17 +105,10 @@ class AgentServer:
             return False
 
 
-class DjangoServer:
+class DjangoServer(_Server):
     """Django under gunicorn (one worker, a few threads) on a free port, after `manage.py migrate`."""
 
     name = "django"
-
-    def __init__(self, *, env: Mapping[str, str], log_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._env = dict(env)
-        self._log_dir = log_dir
-        self._process: ServerProcess | None = None
 
     def start(self) -> None:
         self._migrate()
@@ -122,13 +121,6 @@ class DjangoServer:
         self._process = ServerProcess(self.name, command, cwd=BACKEND, env=self._env, log_dir=self._log_dir)
         # An anonymous GET is a 401 once Django answers: proof that settings loaded and URLs resolve.
         self._process.wait_for_http(f"{self.url}/api/users/me/", timeout_s=DJANGO_START_TIMEOUT_S)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-
-    def log_tail(self, lines: int) -> str:
-        return self._process.log_tail(lines) if self._process is not None else "(never started)"
 
     def _migrate(self) -> None:
         migrate = subprocess.run(

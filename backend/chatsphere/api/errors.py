@@ -76,7 +76,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
 
     response = exception_handler(exc, context)  # keeps Retry-After, WWW-Authenticate, Allow headers
-    if response is None:
+    if response is None or not isinstance(exc, APIException):
         logger.exception("unhandled error in %s", context.get("view"), exc_info=exc)
         set_rollback()
         return Response(
@@ -90,9 +90,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return response
 
 
-def _code_and_message(exc: Exception) -> tuple[str, str]:
-    if not isinstance(exc, APIException):
-        return "error", str(exc)
+def _code_and_message(exc: APIException) -> tuple[str, str]:
     detail = exc.detail
     if isinstance(detail, Mapping):  # simplejwt's {"detail", "code", "messages"}
         return str(detail.get("code", exc.default_code)), str(detail.get("detail", exc.default_detail))

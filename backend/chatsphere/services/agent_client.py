@@ -114,7 +114,6 @@ MAX_CHUNKS_PER_REQUEST = 256
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=3.0)
 HEALTH_TIMEOUT_SECONDS = 2.0
 DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0)
-_UNAVAILABLE_STATUSES = frozenset({500, 502, 503, 504})
 
 
 class HttpAgentClient:
@@ -278,7 +277,7 @@ class HttpAgentClient:
 
         code, message = _parse_error(response)
         logger.warning("agent %s %s answered %s %s", method, path, response.status_code, code)
-        if response.status_code in _UNAVAILABLE_STATUSES or response.status_code >= 500:
+        if response.status_code >= 500:
             raise AgentUnavailableError(message, code=code, status_code=response.status_code)
         raise AgentRejectedError(message, code=code, status_code=response.status_code)
 

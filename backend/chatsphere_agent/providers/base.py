@@ -23,13 +23,6 @@ class ProviderError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class StoredChunk:
-    document_id: str
-    chunk_index: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class RetrievedChunk:
     document_id: str
     chunk_index: int
