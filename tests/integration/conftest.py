@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.stack import AgentServer, DjangoServer
 from tests.integration.agent_gate import AgentGate
-from testsupport.local_servers import free_port
 from testsupport.processes import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +54,7 @@ def stack_env(worker_postgres_url: str, worker_redis_url: str, state_dir: Path) 
         "CELERY_BROKER_URL": worker_redis_url,
         "CHAT_THROTTLE_RATE": f"{CHAT_LIMIT_PER_MINUTE}/min",
         "MEDIA_ROOT": str(state_dir / "media"),
+        "STATIC_ROOT": str(state_dir / "static"),
         "AGENT_DATA_DIR": str(state_dir / "agent"),
         # No keys: the agent runs its embedded providers (all-MiniLM-L6-v2, Chroma, extractive).
         "GOOGLE_API_KEY": "",
@@ -64,15 +65,12 @@ def stack_env(worker_postgres_url: str, worker_redis_url: str, state_dir: Path) 
 
 @pytest.fixture(scope="session")
 def agent(stack_env: dict[str, str], state_dir: Path) -> Iterator[str]:
-    port = free_port()
-    command = [str(BIN / "uvicorn"), "chatsphere_agent.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    process = ServerProcess("agent", command, cwd=BACKEND, env=stack_env, log_dir=state_dir / "logs")
-    url = f"http://127.0.0.1:{port}"
+    server = AgentServer(env=stack_env, log_dir=state_dir / "logs")
     try:
-        process.wait_for_http(f"{url}/health", timeout_s=180)
-        yield url
+        server.start()
+        yield server.url
     finally:
-        process.stop()
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -89,27 +87,12 @@ def django_env(stack_env: dict[str, str], agent_gate: AgentGate) -> dict[str, st
 
 @pytest.fixture(scope="session")
 def django_url(django_env: dict[str, str], state_dir: Path) -> Iterator[str]:
-    migrate = ServerProcess(
-        "migrate",
-        [str(BIN / "python"), "manage.py", "migrate", "--noinput"],
-        cwd=BACKEND,
-        env=django_env,
-        log_dir=state_dir / "logs",
-    )
-    migrate.wait_until(lambda: not migrate.running(), timeout_s=120, what="migrations to finish")
-    assert "Applying" in migrate.log() or "No migrations" in migrate.log(), migrate.log_tail()
-    port = free_port()
-    command = [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", "1", "--threads", "4", "--timeout", "120",
-               # The default control socket is one path per machine user: parallel runs would share it.
-               "--no-control-socket"]  # fmt: skip
-    process = ServerProcess("django", command, cwd=BACKEND, env=django_env, log_dir=state_dir / "logs")
-    url = f"http://127.0.0.1:{port}"
+    server = DjangoServer(env=django_env, log_dir=state_dir / "logs")
     try:
-        process.wait_for_http(f"{url}/api/users/me/", timeout_s=60)
-        yield url
+        server.start()
+        yield server.url
     finally:
-        process.stop()
+        server.stop()
 
 
 WorkerFactory = Callable[..., ServerProcess]
