@@ -12,6 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+# The one retry policy of every outbound provider call (Gemini, Pinecone): these statuses are retried with
+# exponential backoff, each wait capped at MAX_BACKOFF_FACTOR times the first.
+RETRYABLE_STATUS_CODES = (408, 429, 500, 502, 503, 504)
+MAX_BACKOFF_FACTOR = 8
+
 
 class ProviderError(Exception):
     """A dependency (Gemini, Pinecone, the local model, the disk) failed; maps to HTTP 502/503."""

@@ -23,14 +23,19 @@ from langchain_google_genai import ChatGoogleGenerativeAI, GoogleGenerativeAIEmb
 from pydantic import SecretStr
 
 from chatsphere_agent.prompts import build_chat_messages
-from chatsphere_agent.providers.base import HistoryTurn, ModelAnswer, ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import (
+    MAX_BACKOFF_FACTOR,
+    RETRYABLE_STATUS_CODES,
+    HistoryTurn,
+    ModelAnswer,
+    ProviderError,
+    RetrievedChunk,
+)
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
 
 PROVIDER = "gemini"
-RETRYABLE_STATUS_CODES = (408, 429, 500, 502, 503, 504)
-MAX_BACKOFF_FACTOR = 8
 DOCUMENT_TASK = "RETRIEVAL_DOCUMENT"
 QUERY_TASK = "RETRIEVAL_QUERY"
 # Per-request model overrides are few (the models a bot owner may pick); this only bounds a misuse.

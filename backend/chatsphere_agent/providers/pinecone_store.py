@@ -23,14 +23,17 @@ from pinecone.exceptions import NotFoundException, PineconeApiException, Pinecon
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
-from chatsphere_agent.providers.base import ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import (
+    MAX_BACKOFF_FACTOR,
+    RETRYABLE_STATUS_CODES,
+    ProviderError,
+    RetrievedChunk,
+)
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
 
 PROVIDER = "pinecone"
-RETRYABLE_STATUS_CODES = (408, 429, 500, 502, 503, 504)
-MAX_BACKOFF_FACTOR = 8
 REQUIRED_METRIC = "cosine"
 TEXT_KEY = "text"
 DELETE_BATCH_SIZE = 1000  # Pinecone's limit of ids per delete request
