@@ -17,7 +17,6 @@ import io
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from loadtests.config import (
     load_settings,
 )
 from loadtests.slo import RequestStats, ServiceLevels, result_from_json, slo_breaches
+from testsupport.local_servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BACKEND_DIR = REPO_ROOT / "backend"
@@ -61,7 +61,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         with ExitStack() as cleanup:
             state_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="chatsphere-load-")))
-            agent_port, django_port = _free_port(), _free_port()
+            agent_port, django_port = free_port(), free_port()
             env = _stack_env(
                 base=os.environ,
                 state_dir=state_dir,
@@ -247,13 +247,6 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, deadline:
             pass
         time.sleep(0.5)
     raise StackError(f"{url} was not ready in time (LOAD_STARTUP_TIMEOUT_S); see {log}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _stop_on_sigterm() -> None:
