@@ -9,7 +9,6 @@ Run with `-p testsupport.services` (see tox.ini [testenv:integration]).
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 import uuid
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.stack import AgentServer, DjangoServer
+from tests.e2e.stack import AgentServer, DjangoServer, stack_environment
 from tests.integration.agent_gate import AgentGate
 from testsupport.processes import ServerProcess
 
@@ -37,29 +36,12 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def stack_env(worker_postgres_url: str, worker_redis_url: str, state_dir: Path) -> dict[str, str]:
-    """The environment every process of the stack shares: fresh secrets, this xdist worker's database."""
-    inherited = {
-        name: value for name, value in os.environ.items() if name in {"PATH", "HOME", "LANG", "TMPDIR"}
-    }
-    return inherited | {
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "AGENT_SERVICE_TOKEN": secrets.token_urlsafe(32),
-        "DATABASE_URL": worker_postgres_url,
+    """The e2e stack's environment (fresh secrets, embedded providers forced) on this xdist worker's
+    database, with Redis as the Celery broker and the throttle's cache, and a low chat limit."""
+    return stack_environment(database_url=worker_postgres_url, state_dir=state_dir) | {
         "REDIS_URL": worker_redis_url,
         "CELERY_BROKER_URL": worker_redis_url,
         "CHAT_THROTTLE_RATE": f"{CHAT_LIMIT_PER_MINUTE}/min",
-        "MEDIA_ROOT": str(state_dir / "media"),
-        "STATIC_ROOT": str(state_dir / "static"),
-        "AGENT_DATA_DIR": str(state_dir / "agent"),
-        # No keys: the agent runs its embedded providers (all-MiniLM-L6-v2, Chroma, extractive).
-        "GOOGLE_API_KEY": "",
-        "PINECONE_API_KEY": "",
-        "LLM_BASE_URL": "",
     }
 
 
