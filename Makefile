@@ -1,5 +1,5 @@
 # The two commands a new machine needs are `make run` and `make test`; everything else is a shortcut.
-.PHONY: run test demo bench load lint format record-cassettes bootstrap
+.PHONY: run test demo bench bench-agent load lint format record-cassettes bootstrap
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -14,7 +14,13 @@ demo:
 	bash scripts/bootstrap.sh
 	.venv/bin/python scripts/demo.py
 
+# The chat path on the real servers, every row of issue 13's table (docs/benchmarks.md), ~3 min.
 bench:
+	bash scripts/bootstrap.sh
+	HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False .venv/bin/python scripts/bench_stack.py
+
+# The agent in-process: embedding throughput, Chroma recall and latency at 10k/100k, /chat (~4 min).
+bench-agent:
 	bash scripts/bootstrap.sh
 	HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False .venv/bin/python scripts/bench_agent.py
 

@@ -454,7 +454,7 @@ def main() -> None:
     chat_requests = args.chat_requests or (20 if args.quick else 100)
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs visible")
-    embeddings = LocalEmbeddings(model_dir=bundled_model_dir(), batch_size=32)
+    embeddings = LocalEmbeddings(model_dir=bundled_model_dir(), slice_size=32, max_query_batch=32)
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as scratch:
         data_dir = Path(scratch)
         bench_embeddings(embeddings, embed_chunks)

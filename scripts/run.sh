@@ -33,7 +33,7 @@ trap stop INT TERM EXIT
 
 (cd backend && exec ../.venv/bin/uvicorn chatsphere_agent.main:app --host 127.0.0.1 --port "$AGENT_PORT") &
 pids+=($!)
-(cd backend && exec ../.venv/bin/python manage.py runserver --noreload "127.0.0.1:${DJANGO_PORT}") &
+bash scripts/serve_django.sh "127.0.0.1:${DJANGO_PORT}" &
 pids+=($!)
 
 for _ in $(seq 1 120); do

@@ -68,7 +68,10 @@ class AgentSettings(BaseSettings):
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
     # First retry delay for Gemini/Pinecone 429/5xx/timeouts; doubles per attempt, capped at 8x.
     provider_retry_backoff_seconds: float = Field(default=0.5, gt=0, le=10)
-    local_embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    # The local model encodes a document this many chunks per call; a chat's query waits at most for one
+    # such call (providers/embedding_scheduler.py). Concurrent queries share one call, up to the second.
+    local_embedding_batch_size: int = Field(default=1, ge=1, le=1024)
+    local_query_batch_size: int = Field(default=32, ge=1, le=1024)
 
     @field_validator("agent_service_token")
     @classmethod

@@ -94,6 +94,15 @@ TEMPLATES = [
 # The test suites get PostgreSQL through DATABASE_URL, set by the testsupport pytest plugin.
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'chatsphere.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded run serves chats from several server threads: WAL lets reads run beside a write, IMMEDIATE
+    # takes the write lock up front (no deadlock-and-fail on upgrade), and synchronous=NORMAL drops the fsync
+    # of every commit (in WAL mode a crash of the process loses nothing; a power cut may lose the last
+    # commits). A DATABASE_URL that sets any of these keeps its own.
+    _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _sqlite_options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
+    _sqlite_options.setdefault("transaction_mode", "IMMEDIATE")
+    _sqlite_options.setdefault("timeout", 20)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,6 +1,6 @@
-"""The product as the end-to-end suite runs it: the real agent (uvicorn) and the real Django (gunicorn).
+"""The product as the end-to-end suite runs it: the real agent (uvicorn) and the real Django server.
 
-    Django (gunicorn, PostgreSQL, Celery eager) ──HTTP──▶ agent (uvicorn, MiniLM + Chroma + extractive)
+    Django (scripts/serve_django.sh, PostgreSQL, Celery eager) ──HTTP──▶ agent (uvicorn, MiniLM, Chroma)
 
 Both read the same environment, built by `stack_environment`. The agent keeps its port for its whole life
 so that it can be stopped and started again behind Django's AGENT_SERVICE_URL (the outage test does).
@@ -24,6 +24,7 @@ from testsupport.processes import ProcessError, ServerProcess
 REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "backend"
 BIN = Path(sys.executable).parent
+SERVE_DJANGO = REPO / "scripts" / "serve_django.sh"
 AGENT_START_TIMEOUT_S = 180.0  # the first start loads the MiniLM model
 DJANGO_START_TIMEOUT_S = 60.0
 MIGRATE_TIMEOUT_S = 300.0
@@ -106,7 +107,7 @@ class AgentServer(_Server):
 
 
 class DjangoServer(_Server):
-    """Django under gunicorn (one worker, a few threads) on a free port, after `manage.py migrate`."""
+    """Django as scripts/serve_django.sh serves it (as `make run` does), on a free port, after migrate."""
 
     name = "django"
 
@@ -114,11 +115,9 @@ class DjangoServer(_Server):
         self._migrate()
         # WhiteNoise warns at start-up about a missing static folder; the API serves no static files.
         Path(self._env["STATIC_ROOT"]).mkdir(parents=True, exist_ok=True)
-        command = [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                   "--workers", "1", "--threads", "4", "--timeout", "120",
-                   # The default control socket is one path per machine user: parallel runs would share it.
-                   "--no-control-socket"]  # fmt: skip
-        self._process = ServerProcess(self.name, command, cwd=BACKEND, env=self._env, log_dir=self._log_dir)
+        command = ["bash", str(SERVE_DJANGO), f"127.0.0.1:{self.port}"]
+        env = {"VENV_BIN": str(BIN)} | self._env
+        self._process = ServerProcess(self.name, command, cwd=BACKEND, env=env, log_dir=self._log_dir)
         # An anonymous GET is a 401 once Django answers: proof that settings loaded and URLs resolve.
         self._process.wait_for_http(f"{self.url}/api/users/me/", timeout_s=DJANGO_START_TIMEOUT_S)
 

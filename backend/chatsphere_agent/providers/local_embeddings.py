@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from chatsphere_agent.providers.base import ProviderError
+from chatsphere_agent.providers.embedding_scheduler import QueryFirstScheduler
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+_T = TypeVar("_T")
 
 
 def bundled_model_dir() -> Path:
@@ -23,11 +25,15 @@ def bundled_model_dir() -> Path:
 
 
 class LocalEmbeddings:
-    """Loads the model once; `encode` is serialized because a HF fast tokenizer is not re-entrant."""
+    """Loads the model once; every encode call runs on the QueryFirstScheduler's one worker thread.
+
+    That thread is the only caller of the model (a HF fast tokenizer is not re-entrant), and it serves
+    queries before document slices, so a chat never waits for a whole ingestion batch.
+    """
 
     name = f"local:{MODEL_NAME}"
 
-    def __init__(self, *, model_dir: Path, batch_size: int) -> None:
+    def __init__(self, *, model_dir: Path, slice_size: int, max_query_batch: int) -> None:
         # The model is on disk inside the package: nothing may reach for the Hugging Face Hub.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -38,30 +44,38 @@ class LocalEmbeddings:
         if dimension is None:
             raise ProviderError(f"model at {model_dir} reports no embedding dimension", provider=self.name)
         self.dimension: int = dimension
-        self._batch_size = batch_size
-        self._lock = threading.Lock()
+        self._scheduler = QueryFirstScheduler(
+            encode=self._encode, slice_size=slice_size, max_query_batch=max_query_batch, name=self.name
+        )
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> LocalEmbeddings:
-        return cls(model_dir=bundled_model_dir(), batch_size=settings.local_embedding_batch_size)
+        return cls(
+            model_dir=bundled_model_dir(),
+            slice_size=settings.local_embedding_batch_size,
+            max_query_batch=settings.local_query_batch_size,
+        )
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        if not texts:
-            return []
+        return self._wait(self._scheduler.submit_documents(texts))
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._wait(self._scheduler.submit_query(text))
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        vectors = self._model.encode(
+            texts,
+            batch_size=len(texts),
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return [[float(value) for value in row] for row in vectors.tolist()]
+
+    def _wait(self, result: Future[_T]) -> _T:
         try:
-            with self._lock:
-                vectors = self._model.encode(
-                    list(texts),
-                    batch_size=self._batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+            return result.result()
         except (RuntimeError, ValueError) as exc:
             raise ProviderError(
                 f"local embedding failed: {exc}", provider=self.name, retryable=False
             ) from exc
-        return [[float(value) for value in row] for row in vectors.tolist()]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]

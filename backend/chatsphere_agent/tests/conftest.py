@@ -42,7 +42,7 @@ def make_settings(agent_env: pytest.MonkeyPatch, tmp_path: Path) -> SettingsFact
 @pytest.fixture(scope="session")
 def local_embeddings() -> LocalEmbeddings:
     """The real all-MiniLM-L6-v2, loaded once for the whole run."""
-    return LocalEmbeddings(model_dir=bundled_model_dir(), batch_size=32)
+    return LocalEmbeddings(model_dir=bundled_model_dir(), slice_size=32, max_query_batch=32)
 
 
 @pytest.fixture

@@ -66,3 +66,36 @@ def test_refuses_the_http_agent_without_its_token_outside_debug() -> None:
 
     assert result.returncode != 0
     assert "AGENT_SERVICE_TOKEN is required" in result.stderr
+
+
+def test_the_default_sqlite_database_is_set_up_for_concurrent_chats(tmp_path: Path) -> None:
+    probe = (
+        "import django, json; django.setup(); from django.db import connection; c = connection.cursor(); "
+        "pragmas = {p: c.execute(f'PRAGMA {p}').fetchone()[0] for p in ('journal_mode', 'synchronous')}; "
+        "print(json.dumps(pragmas | {'mode': connection.transaction_mode}))"
+    )
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "DATABASE"))
+    }
+    environment |= {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SECRET_KEY": SAFE_KEY,
+        "AGENT_BACKEND": "memory",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=BACKEND_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    # synchronous 1 is NORMAL: no fsync per commit in WAL mode.
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "journal_mode": "wal",
+        "synchronous": 1,
+        "mode": "IMMEDIATE",
+    }

@@ -1,0 +1,121 @@
+"""Query-first scheduling of one in-process embedding model.
+
+The agent has one model object per process and it runs one encode call at a time (a HF fast tokenizer is
+not re-entrant). Served first-come first-served, a chat's one-line query waited behind a whole ingestion
+batch: seconds while a long document was embedded. Here one worker thread owns the model and picks its
+next call by priority:
+
+  1. every query waiting (up to `max_query_batch`), encoded together in one call: concurrent chats share
+     a forward pass instead of queueing behind each other;
+  2. otherwise the next slice of `slice_size` chunks of a document, documents taking turns slice by slice.
+
+A query therefore waits at most for the one slice in progress; a document is never starved, because the
+queries of the moment are drained in a single call. Measured options (small slices behind a plain lock,
+this queue, ingestion in a process of its own) are in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+Encode = Callable[[list[str]], list[list[float]]]
+
+
+@dataclass(eq=False)
+class _DocumentJob:
+    texts: list[str]
+    result: Future[list[list[float]]]
+    vectors: list[list[float]] = field(default_factory=list)
+
+    def next_slice(self, size: int) -> list[str]:
+        start = len(self.vectors)
+        return self.texts[start : start + size]
+
+
+@dataclass(eq=False)
+class _QueryJob:
+    text: str
+    result: Future[list[float]]
+
+
+class QueryFirstScheduler:
+    """Runs `encode` on one worker thread, queries before document slices (see the module docstring)."""
+
+    def __init__(self, *, encode: Encode, slice_size: int, max_query_batch: int, name: str) -> None:
+        if slice_size < 1 or max_query_batch < 1:
+            raise ValueError("slice_size and max_query_batch must be at least 1")
+        self._encode = encode
+        self._slice_size = slice_size
+        self._max_query_batch = max_query_batch
+        self._queries: deque[_QueryJob] = deque()
+        self._documents: deque[_DocumentJob] = deque()
+        self._wakeup = threading.Condition()
+        self._worker = threading.Thread(target=self._run, name=f"{name} encoder", daemon=True)
+        self._worker.start()
+
+    def submit_query(self, text: str) -> Future[list[float]]:
+        job = _QueryJob(text=text, result=Future())
+        with self._wakeup:
+            self._queries.append(job)
+            self._wakeup.notify()
+        return job.result
+
+    def submit_documents(self, texts: Sequence[str]) -> Future[list[list[float]]]:
+        job = _DocumentJob(texts=list(texts), result=Future())
+        if not job.texts:
+            job.result.set_result([])
+            return job.result
+        with self._wakeup:
+            self._documents.append(job)
+            self._wakeup.notify()
+        return job.result
+
+    def _run(self) -> None:
+        while True:
+            with self._wakeup:
+                while not self._queries and not self._documents:
+                    self._wakeup.wait()
+                if self._queries:
+                    count = min(len(self._queries), self._max_query_batch)
+                    queries = [self._queries.popleft() for _ in range(count)]
+                    document = None
+                else:
+                    queries = []
+                    document = self._documents.popleft()
+            if document is None:
+                self._encode_queries(queries)
+            else:
+                self._encode_slice(document)
+
+    def _encode_queries(self, queries: list[_QueryJob]) -> None:
+        try:
+            vectors = self._encode_exactly([job.text for job in queries])
+        except Exception as exc:  # handed to every caller waiting on this call
+            for job in queries:
+                job.result.set_exception(exc)
+            return
+        for job, vector in zip(queries, vectors, strict=True):
+            job.result.set_result(vector)
+
+    def _encode_slice(self, document: _DocumentJob) -> None:
+        try:
+            document.vectors.extend(self._encode_exactly(document.next_slice(self._slice_size)))
+        except Exception as exc:  # the document's caller gets it; the worker lives on
+            document.result.set_exception(exc)
+            return
+        if len(document.vectors) >= len(document.texts):
+            document.result.set_result(document.vectors)
+            return
+        with self._wakeup:
+            # Behind the other documents waiting: a short upload is not stuck behind a long one.
+            self._documents.append(document)
+
+    def _encode_exactly(self, texts: list[str]) -> list[list[float]]:
+        vectors = self._encode(texts)
+        if len(vectors) != len(texts):
+            raise ValueError(f"the model returned {len(vectors)} vectors for {len(texts)} texts")
+        return vectors
