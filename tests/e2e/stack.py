@@ -57,6 +57,11 @@ def stack_environment(*, database_url: str, state_dir: Path) -> dict[str, str]:
         "CELERY_BROKER_URL": "",  # no broker: ingestion runs in the request (Celery eager)
         "REDIS_URL": "",  # in-process cache: one gunicorn worker counts the throttle on its own
         "CHAT_THROTTLE_RATE": "1000/min",  # the suite chats fast; throttling has its own tests
+        "LOGIN_IP_THROTTLE_RATE": "1000000/min",  # every client logs in from 127.0.0.1; fuzzers hammer these
+        "LOGIN_USERNAME_THROTTLE_RATE": "1000000/min",
+        "REFRESH_THROTTLE_RATE": "1000000/min",
+        "REGISTER_THROTTLE_RATE": "1000000/min",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, no TLS proxy in front
         "AGENT_BACKEND": "http",
         "LOG_LEVEL": "INFO",
     }
@@ -80,6 +85,13 @@ class _Server:
 
     def running(self) -> bool:
         return self._process is not None and self._process.running()
+
+    @property
+    def pid(self) -> int:
+        """The server's main process: fault tests pause it (SIGSTOP) to simulate a hung service."""
+        if self._process is None:
+            raise RuntimeError(f"{self.name} was never started")
+        return self._process.pid
 
     def log_tail(self, lines: int) -> str:
         return self._process.log_tail(lines) if self._process is not None else "(never started)"
@@ -106,16 +118,20 @@ class AgentServer(_Server):
 
 
 class DjangoServer(_Server):
-    """Django under gunicorn (one worker, a few threads) on a free port, after `manage.py migrate`."""
+    """Django under gunicorn (default: 1 worker, a few threads) on a free port, after `manage.py migrate`."""
 
     name = "django"
+
+    def __init__(self, *, env: Mapping[str, str], log_dir: Path, workers: int = 1, threads: int = 4) -> None:
+        super().__init__(env=env, log_dir=log_dir)
+        self._workers, self._threads = workers, threads
 
     def start(self) -> None:
         self._migrate()
         # WhiteNoise warns at start-up about a missing static folder; the API serves no static files.
         Path(self._env["STATIC_ROOT"]).mkdir(parents=True, exist_ok=True)
         command = [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                   "--workers", "1", "--threads", "4", "--timeout", "120",
+                   "--workers", str(self._workers), "--threads", str(self._threads), "--timeout", "120",
                    # The default control socket is one path per machine user: parallel runs would share it.
                    "--no-control-socket"]  # fmt: skip
         self._process = ServerProcess(self.name, command, cwd=BACKEND, env=self._env, log_dir=self._log_dir)
