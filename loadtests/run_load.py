@@ -157,6 +157,10 @@ def _stack_env(
         "REDIS_URL": "",
         "CELERY_BROKER_URL": "",
         "CHAT_THROTTLE_RATE": UNTHROTTLED_CHAT_RATE,
+        "LOGIN_IP_THROTTLE_RATE": UNTHROTTLED_CHAT_RATE,  # every simulated user logs in from 127.0.0.1
+        "REGISTER_THROTTLE_RATE": UNTHROTTLED_CHAT_RATE,
+        "REFRESH_THROTTLE_RATE": UNTHROTTLED_CHAT_RATE,
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
         "AGENT_BACKEND": "http",
         "AGENT_SERVICE_URL": agent_url,
         "AGENT_SERVICE_TOKEN": agent_token,

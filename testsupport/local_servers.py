@@ -43,6 +43,11 @@ class LocalServer:
     _stop_command: tuple[str, ...] | None = None
     _process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process (None for a pg_ctl-managed PostgreSQL): fault tests pause it with SIGSTOP."""
+        return None if self._process is None else self._process.pid
+
     def stop(self) -> None:
         try:
             if self._stop_command is not None:

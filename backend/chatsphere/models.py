@@ -71,6 +71,12 @@ class Document(TimeStampedModel):
     error_message = models.TextField(blank=True)
     chunk_count = models.PositiveIntegerField(default=0)
     content_hash = models.CharField(max_length=64, blank=True, help_text="sha256 of the source bytes.")
+    ingest_attempts = models.PositiveIntegerField(
+        default=0, help_text="Ingestions started since the upload or last retry (see MAX_INGEST_ATTEMPTS)."
+    )
+    deleting = models.BooleanField(
+        default=False, help_text="Set before its vectors are deleted: ingestion then stores no more of them."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -120,9 +126,20 @@ class Message(models.Model):
     content = models.TextField()
     sources = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    idempotency_key = models.CharField(
+        max_length=100, blank=True, help_text="The client's Idempotency-Key of the send that stored it."
+    )
 
     class Meta:
         ordering = ["created_at"]
+        constraints = [
+            # One user message and one reply per key: resending a failed send reuses them.
+            models.UniqueConstraint(
+                fields=["conversation", "role", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="message_unique_idempotency_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:40]}"

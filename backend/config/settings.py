@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Refresh tokens are recorded, so logout, rotation and a password change can revoke them.
+    "rest_framework_simplejwt.token_blacklist",
     "chatsphere",
 ]
 
@@ -108,7 +110,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}}
+    # Short socket timeouts: a hung Redis must not hang requests (the throttles then fail open).
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1.0, "SOCKET_TIMEOUT": 1.0},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -139,6 +148,23 @@ UPLOAD_OVERHEAD_BYTES = 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + UPLOAD_OVERHEAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# Ingestion bounds: a small upload must not turn into unbounded memory or work (a zip or PDF bomb).
+# The .docx limits are read from the zip's directory, before anything is inflated.
+MAX_DOCX_UNCOMPRESSED_BYTES = env.int("MAX_DOCX_UNCOMPRESSED_BYTES", default=50 * 1024 * 1024)
+MAX_DOCX_MEMBERS = env.int("MAX_DOCX_MEMBERS", default=1000)
+MAX_PDF_PAGES = env.int("MAX_PDF_PAGES", default=500)
+MAX_DOCUMENT_CHARS = env.int("MAX_DOCUMENT_CHARS", default=2_000_000)
+MAX_DOCUMENT_CHUNKS = env.int("MAX_DOCUMENT_CHUNKS", default=3000)
+# A document whose ingestion was started this many times without finishing (each start killed its
+# worker) ends ERROR instead of being redelivered forever.
+MAX_INGEST_ATTEMPTS = env.int("MAX_INGEST_ATTEMPTS", default=3)
+_INGESTION_LIMITS = (
+    MAX_DOCX_UNCOMPRESSED_BYTES, MAX_DOCX_MEMBERS, MAX_PDF_PAGES, MAX_DOCUMENT_CHARS, MAX_DOCUMENT_CHUNKS,
+    MAX_INGEST_ATTEMPTS,
+)  # fmt: skip
+if min(_INGESTION_LIMITS) <= 0:
+    raise ImproperlyConfigured("The MAX_DOCX_*, MAX_PDF_*, MAX_DOCUMENT_*, MAX_INGEST_* limits must be > 0.")
+
 # Chunking for retrieval. The agent refuses chunks over 20,000 characters.
 CHUNK_SIZE = env.int("CHUNK_SIZE", default=1000)
 CHUNK_OVERLAP = env.int("CHUNK_OVERLAP", default=150)
@@ -149,6 +175,11 @@ CHAT_HISTORY_TURNS = env.int("CHAT_HISTORY_TURNS", default=10)
 if not 0 <= CHAT_HISTORY_TURNS <= 50:
     raise ImproperlyConfigured("CHAT_HISTORY_TURNS must be between 0 and 50 (the agent's limit).")
 CHAT_THROTTLE_RATE = env.str("CHAT_THROTTLE_RATE", default="30/min")
+# Brute-force and flood limits of the unauthenticated auth endpoints (DRF syntax "<n>/<sec|min|hour|day>").
+LOGIN_IP_THROTTLE_RATE = env.str("LOGIN_IP_THROTTLE_RATE", default="20/min")
+LOGIN_USERNAME_THROTTLE_RATE = env.str("LOGIN_USERNAME_THROTTLE_RATE", default="5/min")
+REFRESH_THROTTLE_RATE = env.str("REFRESH_THROTTLE_RATE", default="30/min")
+REGISTER_THROTTLE_RATE = env.str("REGISTER_THROTTLE_RATE", default="10/hour")
 
 # The agent service. "memory" swaps in the in-process InMemoryAgent (no AI service needed).
 AGENT_BACKEND = env.str("AGENT_BACKEND", default="http")
@@ -158,10 +189,18 @@ AGENT_SERVICE_URL = env.str("AGENT_SERVICE_URL", default="http://localhost:8001"
 AGENT_SERVICE_TOKEN = env.str("AGENT_SERVICE_TOKEN", default="")
 if not AGENT_SERVICE_TOKEN and AGENT_BACKEND == "http" and not DEBUG:
     raise ImproperlyConfigured("AGENT_SERVICE_TOKEN is required unless DJANGO_DEBUG=true.")
+# Three deadlines: connecting, the first byte of the answer (a hung agent), and the whole call. The total
+# stays under a reverse proxy's default 60 s, so the user gets our 503, not the proxy's 504.
 AGENT_CONNECT_TIMEOUT_SECONDS = env.float("AGENT_CONNECT_TIMEOUT_SECONDS", default=3.0)
-AGENT_TIMEOUT_SECONDS = env.float("AGENT_TIMEOUT_SECONDS", default=60.0)
-if AGENT_CONNECT_TIMEOUT_SECONDS <= 0 or AGENT_TIMEOUT_SECONDS <= 0:
+AGENT_FIRST_BYTE_TIMEOUT_SECONDS = env.float("AGENT_FIRST_BYTE_TIMEOUT_SECONDS", default=30.0)
+AGENT_TIMEOUT_SECONDS = env.float("AGENT_TIMEOUT_SECONDS", default=45.0)
+if min(AGENT_CONNECT_TIMEOUT_SECONDS, AGENT_FIRST_BYTE_TIMEOUT_SECONDS, AGENT_TIMEOUT_SECONDS) <= 0:
     raise ImproperlyConfigured("Agent timeouts must be positive.")
+if not AGENT_CONNECT_TIMEOUT_SECONDS <= AGENT_FIRST_BYTE_TIMEOUT_SECONDS <= AGENT_TIMEOUT_SECONDS < 60:
+    raise ImproperlyConfigured(
+        "Need AGENT_CONNECT_TIMEOUT_SECONDS <= AGENT_FIRST_BYTE_TIMEOUT_SECONDS <= AGENT_TIMEOUT_SECONDS "
+        "< 60 (a reverse proxy's default timeout)."
+    )
 AGENT_MAX_CONNECTIONS = env.int("AGENT_MAX_CONNECTIONS", default=20)
 
 # Celery: no broker → tasks run eagerly in-process (embedded run, tests).
@@ -177,6 +216,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task past the soft limit gets SoftTimeLimitExceeded (the document ends ERROR); past the hard one its
+# process is killed. Bounded work (the MAX_* limits above) keeps a normal ingestion far below both.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT_SECONDS", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT_SECONDS", default=360)
+if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "Need 0 < CELERY_TASK_SOFT_TIME_LIMIT_SECONDS < CELERY_TASK_TIME_LIMIT_SECONDS."
+    )
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
@@ -190,12 +237,18 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "chatsphere.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # How many proxies append to X-Forwarded-For: per-IP throttles count the client's address, not the
+    # proxy's. 0 (direct clients) ignores the header, which a client could forge.
+    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
 }
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Each refresh hands out a new refresh token and revokes the one used (token_blacklist app).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -219,12 +272,28 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DocumentStatusEnum": "chatsphere.models.Document.Status",
         "MessageRoleEnum": "chatsphere.models.Message.Role",
+        "DependencyStatusEnum": ["ok", "unavailable", "not_configured"],
     },
 }
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # Production sits behind a TLS-terminating proxy: HTTPS only, and the proxy's header says a request
+    # arrived over HTTPS (so redirects and pagination links are https://). /api/health/ stays reachable
+    # over plain HTTP for load balancers.
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+_proxy_ssl_header = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="X-Forwarded-Proto")
+# Trust the header only with a proxy in front that always sets it; "none" turns it off.
+SECURE_PROXY_SSL_HEADER = (
+    None
+    if _proxy_ssl_header.lower() == "none"
+    else ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
@@ -6,11 +5,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("api/", include("chatsphere.api.urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_ROOT is never served, not even with DEBUG: uploads are private to their owner, and the API
+# has no route that hands them out.
 
 # Django's own error pages are HTML; API clients get the one JSON error shape instead.
 handler400 = "chatsphere.api.errors.json_handler400"

@@ -58,6 +58,11 @@ def stack_environment(*, database_url: str, state_dir: Path) -> dict[str, str]:
         "CELERY_BROKER_URL": "",  # no broker: ingestion runs in the request (Celery eager)
         "REDIS_URL": "",  # in-process cache: one gunicorn worker counts the throttle on its own
         "CHAT_THROTTLE_RATE": "1000/min",  # the suite chats fast; throttling has its own tests
+        "LOGIN_IP_THROTTLE_RATE": "1000000/min",  # every client logs in from 127.0.0.1; fuzzers hammer these
+        "LOGIN_USERNAME_THROTTLE_RATE": "1000000/min",
+        "REFRESH_THROTTLE_RATE": "1000000/min",
+        "REGISTER_THROTTLE_RATE": "1000000/min",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, no TLS proxy in front
         "AGENT_BACKEND": "http",
         "LOG_LEVEL": "INFO",
     }
@@ -81,6 +86,13 @@ class _Server:
 
     def running(self) -> bool:
         return self._process is not None and self._process.running()
+
+    @property
+    def pid(self) -> int:
+        """The server's main process: fault tests pause it (SIGSTOP) to simulate a hung service."""
+        if self._process is None:
+            raise RuntimeError(f"{self.name} was never started")
+        return self._process.pid
 
     def log_tail(self, lines: int) -> str:
         return self._process.log_tail(lines) if self._process is not None else "(never started)"
@@ -107,16 +119,24 @@ class AgentServer(_Server):
 
 
 class DjangoServer(_Server):
-    """Django as scripts/serve_django.sh serves it (as `make run` does), on a free port, after migrate."""
+    """Django as scripts/serve_django.sh serves it (as `make run` does), on a free port, after migrate.
+
+    `workers` processes of `threads` threads each (1 x 4 by default).
+    """
 
     name = "django"
+
+    def __init__(self, *, env: Mapping[str, str], log_dir: Path, workers: int = 1, threads: int = 4) -> None:
+        super().__init__(env=env, log_dir=log_dir)
+        self._workers, self._threads = workers, threads
 
     def start(self) -> None:
         self._migrate()
         # WhiteNoise warns at start-up about a missing static folder; the API serves no static files.
         Path(self._env["STATIC_ROOT"]).mkdir(parents=True, exist_ok=True)
         command = ["bash", str(SERVE_DJANGO), f"127.0.0.1:{self.port}"]
-        env = {"VENV_BIN": str(BIN)} | self._env
+        sizing = {"DJANGO_WORKERS": str(self._workers), "DJANGO_THREADS": str(self._threads)}
+        env = {"VENV_BIN": str(BIN)} | self._env | sizing
         self._process = ServerProcess(self.name, command, cwd=BACKEND, env=env, log_dir=self._log_dir)
         # An anonymous GET is a 401 once Django answers: proof that settings loaded and URLs resolve.
         self._process.wait_for_http(f"{self.url}/api/users/me/", timeout_s=DJANGO_START_TIMEOUT_S)

@@ -24,6 +24,7 @@ from chatsphere.services.exceptions import (
     DocumentContentError,
     DocumentNotRetryableError,
     FileTooLargeError,
+    IdempotencyKeyReusedError,
     ServiceError,
     UnsupportedFileTypeError,
 )
@@ -36,6 +37,7 @@ SERVICE_ERROR_STATUS: dict[type[ServiceError], int] = {
     DocumentContentError: status.HTTP_400_BAD_REQUEST,
     DocumentNotRetryableError: status.HTTP_409_CONFLICT,
     BotInactiveError: status.HTTP_409_CONFLICT,
+    IdempotencyKeyReusedError: status.HTTP_409_CONFLICT,
 }
 
 

@@ -141,13 +141,13 @@ class RefreshSerializer(TokenRefreshSerializer):
     refresh = StrictCharField(write_only=True)
 
 
+class LogoutSerializer(serializers.Serializer[Any]):
+    refresh = StrictCharField(write_only=True)
+
+
 class TokenPairSerializer(serializers.Serializer[Any]):
     access = serializers.CharField()
     refresh = serializers.CharField()
-
-
-class AccessTokenSerializer(serializers.Serializer[Any]):
-    access = serializers.CharField()
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -281,13 +281,24 @@ class AgentHealthSerializer(serializers.Serializer[Any]):
     providers = serializers.DictField(
         child=serializers.CharField(),
         allow_null=True,
-        help_text="What the AI service runs on (embeddings, vector_store, llm); null when it is unavailable.",
+        help_text="The kind of each provider the AI service runs on (embeddings, vector_store, llm), e.g. "
+        '"chroma"; null when it is unavailable.',
     )
 
 
 class HealthSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(
-        choices=["ok", "degraded"], help_text="degraded: the AI service is unavailable, the API itself works."
+        choices=["ok", "degraded"],
+        help_text="degraded: the AI service, Redis or the broker is unavailable; the API itself works.",
     )
     database = serializers.ChoiceField(choices=["ok"])
+    redis = serializers.ChoiceField(
+        choices=["ok", "unavailable", "not_configured"],
+        help_text="The cache holding rate-limit counters; when unavailable, limits are not applied.",
+    )
+    broker = serializers.ChoiceField(
+        choices=["ok", "unavailable", "not_configured"],
+        help_text="The Celery broker; when unavailable, uploads end ERROR (retry later). "
+        "not_configured: ingestion runs in the API process.",
+    )
     agent = AgentHealthSerializer()

@@ -1,5 +1,6 @@
 """Thin HTTP edges: validate, call one service function, shape the answer."""
 
+import re
 from typing import Any
 from uuid import UUID
 
@@ -10,13 +11,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotAuthenticated, NotFound
+from rest_framework.exceptions import NotAuthenticated, NotFound, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from chatsphere import selectors
@@ -24,7 +26,6 @@ from chatsphere.api.errors import error_body
 from chatsphere.api.parsers import StrictJSONParser, ensure_body_fits
 from chatsphere.api.schema import errors, list_errors
 from chatsphere.api.serializers import (
-    AccessTokenSerializer,
     BotFilterSerializer,
     BotSerializer,
     ChatReplySerializer,
@@ -36,13 +37,20 @@ from chatsphere.api.serializers import (
     DocumentUploadSerializer,
     HealthSerializer,
     LoginSerializer,
+    LogoutSerializer,
     RefreshSerializer,
     RegisterSerializer,
     TokenPairSerializer,
     TrainTextSerializer,
     UserSerializer,
 )
-from chatsphere.api.throttles import ChatRateThrottle
+from chatsphere.api.throttles import (
+    ChatRateThrottle,
+    LoginIPThrottle,
+    LoginUsernameThrottle,
+    RefreshIPThrottle,
+    RegisterIPThrottle,
+)
 from chatsphere.models import Bot, Conversation, Document
 from chatsphere.services.bots import bot_create, bot_delete, bot_update
 from chatsphere.services.conversations import conversation_create, conversation_delete, conversation_reply
@@ -53,9 +61,17 @@ from chatsphere.services.documents import (
     document_retry,
 )
 from chatsphere.services.health import DatabaseUnavailableError, system_health
-from chatsphere.services.users import user_register
+from chatsphere.services.users import user_logout, user_register
 
 BOT_FILTER = OpenApiParameter("bot", OpenApiTypes.UUID, description="Only objects of this bot.")
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Any unique string of 1-100 printable ASCII characters per message: sending again with the "
+    "same key (after a 503 or a lost connection) reuses the stored message, or returns its answer.",
+)
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,100}")
 
 
 def _current_user(request: Request) -> User:
@@ -63,6 +79,13 @@ def _current_user(request: Request) -> User:
     if not isinstance(user, User):
         raise NotAuthenticated()
     return user
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if key and not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
+        raise ValidationError({"Idempotency-Key": "Use 1-100 printable ASCII characters without spaces."})
+    return key
 
 
 def _bot_filter(request: Request) -> UUID | None:
@@ -75,9 +98,13 @@ def _bot_filter(request: Request) -> UUID | None:
 class RegisterView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = [RegisterIPThrottle]
 
     @extend_schema(
-        request=RegisterSerializer, responses={201: UserSerializer, **errors(400, 413, 415)}, auth=[]
+        description="429 above REGISTER_THROTTLE_RATE registrations per client address.",
+        request=RegisterSerializer,
+        responses={201: UserSerializer, **errors(400, 413, 415, 429)},
+        auth=[],
     )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
@@ -88,10 +115,13 @@ class RegisterView(APIView):
 
 class TokenObtainView(TokenObtainPairView):
     serializer_class = LoginSerializer
+    throttle_classes = [LoginIPThrottle, LoginUsernameThrottle]
 
     @extend_schema(
-        description="401 for a wrong username or password; 400 for a body that is not a login at all.",
-        responses={200: TokenPairSerializer, **errors(400, 401, 413, 415)},
+        description="401 for a wrong username or password; 400 for a body that is not a login at all; "
+        "429 (with Retry-After) above LOGIN_IP_THROTTLE_RATE per client address or "
+        "LOGIN_USERNAME_THROTTLE_RATE per username, right or wrong password alike.",
+        responses={200: TokenPairSerializer, **errors(400, 401, 413, 415, 429)},
         auth=[],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -100,10 +130,40 @@ class TokenObtainView(TokenObtainPairView):
 
 class TokenRefreshAccessView(TokenRefreshView):
     serializer_class = RefreshSerializer
+    throttle_classes = [RefreshIPThrottle]
 
-    @extend_schema(responses={200: AccessTokenSerializer, **errors(400, 401, 413, 415)}, auth=[])
+    @extend_schema(
+        description="A new access token and a new refresh token; the refresh token sent is revoked "
+        "(using it again is a 401), as are all of a user's refresh tokens when the password changes.",
+        responses={200: TokenPairSerializer, **errors(400, 401, 413, 415, 429)},
+        auth=[],
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
+
+
+class LogoutView(APIView):
+    """Revokes a refresh token; the short-lived access token simply expires."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [RefreshIPThrottle]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # With no authentication classes DRF would turn the 401 for a bad token into a 403.
+        return 'Bearer realm="api"'
+
+    @extend_schema(
+        request=LogoutSerializer, responses={204: None, **errors(400, 401, 413, 415, 429)}, auth=[]
+    )
+    def post(self, request: Request) -> Response:
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user_logout(refresh=serializer.validated_data["refresh"])
+        except TokenError as exc:
+            raise InvalidToken(str(exc)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class HealthView(APIView):
@@ -115,9 +175,10 @@ class HealthView(APIView):
 
     @extend_schema(
         description="200 while this API can serve requests: `status` is `ok`, or `degraded` when the AI "
-        "service is unavailable (chat, training and deletions answer 503 then, everything else works), so a "
-        "load balancer keeps this process in rotation. `agent.providers` says which embeddings, vector "
-        "store and LLM the AI service runs on. 503 when the database does not answer.",
+        "service (chat, training and deletions answer 503 then), Redis (rate limits are not applied) or "
+        "the task broker is unavailable, so a load balancer keeps this process in rotation. "
+        "`agent.providers` says which kind of embeddings, vector store and LLM the AI service runs on. "
+        "503 when the database does not answer.",
         responses={200: HealthSerializer, **errors(503)},
         auth=[],
     )
@@ -300,7 +361,9 @@ class ConversationViewSet(
     @extend_schema(
         description="Send a message and get the bot's answer with its sources. The user's message is saved "
         "first: when the AI service is down (503) it stays in the conversation and sending again works. "
-        "409 when the bot is inactive; 429 (with Retry-After) above CHAT_THROTTLE_RATE.",
+        "409 when the bot is inactive or the Idempotency-Key was used for another message; 429 (with "
+        "Retry-After) above CHAT_THROTTLE_RATE.",
+        parameters=[IDEMPOTENCY_KEY],
         request=ChatRequestSerializer,
         responses={200: ChatReplySerializer, **errors(400, 401, 404, 409, 413, 415, 429, 502, 503)},
     )
@@ -310,7 +373,9 @@ class ConversationViewSet(
         serializer = ChatRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user_message, bot_message = conversation_reply(
-            conversation=conversation, message=serializer.validated_data["message"]
+            conversation=conversation,
+            message=serializer.validated_data["message"],
+            idempotency_key=_idempotency_key(request),
         )
         reply = ChatReplySerializer({"user_message": user_message, "bot_message": bot_message})
         return Response(reply.data)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 from uuid import UUID
@@ -87,7 +88,12 @@ class AgentGateway(Protocol):
     def health(self) -> AgentHealth: ...
 
     def call_embed_and_store(
-        self, *, bot_id: UUID, document_id: UUID, chunks: Sequence[str]
+        self,
+        *,
+        bot_id: UUID,
+        document_id: UUID,
+        chunks: Sequence[str],
+        keep_going: Callable[[], bool] | None = None,
     ) -> EmbedResult: ...
 
     def call_chat(
@@ -111,7 +117,8 @@ class AgentGateway(Protocol):
 # The agent takes at most this many chunks per /embed_and_store (chatsphere_agent/schemas.py); a longer
 # document goes as several requests.
 MAX_CHUNKS_PER_REQUEST = 256
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=3.0)
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
+DEFAULT_TOTAL_TIMEOUT_SECONDS = 45.0
 HEALTH_TIMEOUT_SECONDS = 2.0
 DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0)
 
@@ -125,10 +132,14 @@ class HttpAgentClient:
         base_url: str,
         token: str,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
         limits: httpx.Limits = DEFAULT_LIMITS,
     ) -> None:
+        """`timeout` bounds connecting and each wait for bytes (the first byte of a hung agent);
+        `total_timeout` bounds a whole call, so an agent trickling its answer cannot hold a worker."""
         self.base_url = base_url.rstrip("/")
+        self._total_timeout = total_timeout
         self._client = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -154,16 +165,26 @@ class HttpAgentClient:
         except (KeyError, TypeError, AttributeError) as exc:
             raise _protocol_error("/health", exc) from exc
 
-    def call_embed_and_store(self, *, bot_id: UUID, document_id: UUID, chunks: Sequence[str]) -> EmbedResult:
+    def call_embed_and_store(
+        self,
+        *,
+        bot_id: UUID,
+        document_id: UUID,
+        chunks: Sequence[str],
+        keep_going: Callable[[], bool] | None = None,
+    ) -> EmbedResult:
         """Store a document's chunks as consecutive batches of at most MAX_CHUNKS_PER_REQUEST.
 
         Each request names the document-wide index of its first chunk; the last one says it is the
         last, so the agent then drops what a longer earlier version of the document left behind.
         Returns the vectors stored over all requests. A failing batch raises: the caller retries
-        the whole document, and the batches already sent are simply stored again.
+        the whole document, and the batches already sent are simply stored again. `keep_going` is asked
+        before every batch after the first; False stops sending (the document is being deleted).
         """
         stored = 0
         for first_chunk_index, batch in _batches(chunks):
+            if first_chunk_index and keep_going is not None and not keep_going():
+                break
             body = self._request(
                 "POST",
                 "/embed_and_store",
@@ -249,14 +270,21 @@ class HttpAgentClient:
         params: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Mapping[str, Any]:
+        deadline = time.monotonic() + (self._total_timeout if timeout is None else timeout)
         try:
-            response = self._client.request(
+            with self._client.stream(
                 method,
                 path,
                 json=json,
                 params=params,
                 timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-            )
+            ) as streamed:
+                content = bytearray()
+                for part in streamed.iter_bytes():
+                    content += part
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("the whole answer took too long", request=streamed.request)
+            response = httpx.Response(streamed.status_code, content=bytes(content))
         except httpx.TimeoutException as exc:
             logger.warning("agent %s %s timed out: %s", method, path, type(exc).__name__)
             raise AgentUnavailableError(
@@ -334,7 +362,14 @@ class InMemoryAgent:
             providers={"embeddings": "memory", "vector_store": "memory", "llm": self.model_name},
         )
 
-    def call_embed_and_store(self, *, bot_id: UUID, document_id: UUID, chunks: Sequence[str]) -> EmbedResult:
+    def call_embed_and_store(
+        self,
+        *,
+        bot_id: UUID,
+        document_id: UUID,
+        chunks: Sequence[str],
+        keep_going: Callable[[], bool] | None = None,
+    ) -> EmbedResult:
         self._check_available()
         if not chunks or any(not chunk.strip() for chunk in chunks):
             raise AgentRejectedError(
@@ -409,7 +444,10 @@ def build_agent_from_settings() -> AgentGateway:
     return HttpAgentClient(
         base_url=settings.AGENT_SERVICE_URL,
         token=settings.AGENT_SERVICE_TOKEN,
-        timeout=httpx.Timeout(settings.AGENT_TIMEOUT_SECONDS, connect=settings.AGENT_CONNECT_TIMEOUT_SECONDS),
+        timeout=httpx.Timeout(
+            settings.AGENT_FIRST_BYTE_TIMEOUT_SECONDS, connect=settings.AGENT_CONNECT_TIMEOUT_SECONDS
+        ),
+        total_timeout=settings.AGENT_TIMEOUT_SECONDS,
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
     )
 

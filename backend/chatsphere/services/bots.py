@@ -6,7 +6,7 @@ from django.db import transaction
 
 from chatsphere.models import Bot
 from chatsphere.services.agent_client import get_agent
-from chatsphere.services.documents import document_files_delete
+from chatsphere.services.documents import document_files_delete, documents_deleting
 
 BOT_EDITABLE_FIELDS = frozenset(
     {"name", "description", "welcome_message", "system_prompt", "model", "temperature", "is_active"}
@@ -35,8 +35,12 @@ def bot_update(*, bot: Bot, data: Mapping[str, Any]) -> Bot:
 
 
 def bot_delete(*, bot: Bot) -> None:
-    """Drop the bot's vectors first: if the agent is down nothing is deleted and the user can retry."""
-    get_agent().call_delete_bot(bot_id=bot.id)
+    """Drop the bot's vectors first: if the agent is down nothing is deleted and the user can retry.
+
+    Its documents are flagged `deleting` first, so their running ingestions store nothing afterwards.
+    """
+    with documents_deleting(documents=bot.documents.all()):
+        get_agent().call_delete_bot(bot_id=bot.id)
     documents = list(bot.documents.all())
     with transaction.atomic():
         bot.delete()

@@ -9,7 +9,7 @@ from django.utils import timezone
 from chatsphere.models import Bot, Conversation, Message
 from chatsphere.selectors import document_names, message_history
 from chatsphere.services.agent_client import ChatSource, HistoryItem, get_agent
-from chatsphere.services.exceptions import BotInactiveError
+from chatsphere.services.exceptions import BotInactiveError, IdempotencyKeyReusedError
 
 TITLE_CHARS = 80
 
@@ -25,23 +25,50 @@ def conversation_delete(*, conversation: Conversation) -> None:
     conversation.delete()
 
 
-def conversation_reply(*, conversation: Conversation, message: str) -> tuple[Message, Message]:
+def conversation_reply(
+    *, conversation: Conversation, message: str, idempotency_key: str = ""
+) -> tuple[Message, Message]:
     """Save the user's message, ask the agent, save its answer; returns (user_message, bot_message).
 
     The user's message is committed before the agent is called, so an agent outage (AgentError
-    propagates) loses nothing and sending again works once the agent is back.
+    propagates) loses nothing and sending again works once the agent is back. With an
+    `idempotency_key`, sending again reuses the message stored by the first send with that key (and a
+    send that was already answered returns that answer) instead of storing the question once per try.
     """
     bot = conversation.bot
     if not bot.is_active:
         raise BotInactiveError(f"The bot '{bot.name}' is switched off; activate it to chat.")
+    if idempotency_key:
+        earlier = {
+            stored.role: stored
+            for stored in Message.objects.filter(conversation=conversation, idempotency_key=idempotency_key)
+        }
+        if Message.Role.USER in earlier and earlier[Message.Role.USER].content != message:
+            raise IdempotencyKeyReusedError("This Idempotency-Key was already used for another message.")
+        if Message.Role.BOT in earlier:
+            return earlier[Message.Role.USER], earlier[Message.Role.BOT]
+    # One more than kept: a resent message (already stored) is not history of itself.
+    turns = [
+        turn
+        for turn in message_history(conversation=conversation, limit=settings.CHAT_HISTORY_TURNS + 1)
+        if not (idempotency_key and turn.idempotency_key == idempotency_key)
+    ]
     history = [
         HistoryItem(role="user" if turn.role == Message.Role.USER else "assistant", content=turn.content)
-        for turn in message_history(conversation=conversation, limit=settings.CHAT_HISTORY_TURNS)
+        for turn in turns[max(0, len(turns) - settings.CHAT_HISTORY_TURNS) :]
     ]
     with transaction.atomic():
-        user_message = Message.objects.create(
-            conversation=conversation, role=Message.Role.USER, content=message
-        )
+        if idempotency_key:
+            user_message, _ = Message.objects.get_or_create(
+                conversation=conversation,
+                role=Message.Role.USER,
+                idempotency_key=idempotency_key,
+                defaults={"content": message},
+            )
+        else:
+            user_message = Message.objects.create(
+                conversation=conversation, role=Message.Role.USER, content=message
+            )
         if not conversation.title:
             conversation.title = message.strip()[:TITLE_CHARS]
         conversation.save(update_fields=["title", "updated_at"])
@@ -60,6 +87,7 @@ def conversation_reply(*, conversation: Conversation, message: str) -> tuple[Mes
     bot_message = Message.objects.create(
         conversation=conversation,
         role=Message.Role.BOT,
+        idempotency_key=idempotency_key,
         content=result.response,
         sources=[_source_json(source, names.get(source.document_id)) for source in result.sources],
     )

@@ -1,7 +1,8 @@
 """From uploaded bytes to retrieval chunks: detect the type, extract the text, split it.
 
 The type is decided by the file extension AND the content: a `.pdf` that does not start with %PDF is
-refused, so a renamed binary never reaches a parser.
+refused, so a renamed binary never reaches a parser. The work is bounded by settings (MAX_DOCX_*,
+MAX_PDF_PAGES, MAX_DOCUMENT_CHARS, MAX_DOCUMENT_CHUNKS): a bomb is refused with a message, not inflated.
 """
 
 import enum
@@ -62,6 +63,7 @@ def extract_text(*, data: bytes, kind: DocumentKind) -> str:
     if kind is DocumentKind.PDF:
         text = _pdf_text(data)
     elif kind is DocumentKind.DOCX:
+        _check_docx_archive(data)
         text = _docx_text(data)
     else:
         try:
@@ -72,6 +74,7 @@ def extract_text(*, data: bytes, kind: DocumentKind) -> str:
             ) from exc
     if not text.strip():
         raise DocumentContentError("The document contains no text.")
+    _check_chars(len(text))
     return text
 
 
@@ -80,7 +83,43 @@ def split_text(text: str) -> list[str]:
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=settings.CHUNK_SIZE, chunk_overlap=settings.CHUNK_OVERLAP
     )
-    return [chunk for chunk in splitter.split_text(text) if chunk.strip()]
+    chunks = [chunk for chunk in splitter.split_text(text) if chunk.strip()]
+    if len(chunks) > settings.MAX_DOCUMENT_CHUNKS:
+        raise DocumentContentError(
+            f"The document makes {len(chunks)} chunks; the limit is {settings.MAX_DOCUMENT_CHUNKS}. "
+            "Split it into smaller documents."
+        )
+    return chunks
+
+
+def _check_chars(count: int) -> None:
+    if count > settings.MAX_DOCUMENT_CHARS:
+        raise DocumentContentError(
+            f"The document has more than {settings.MAX_DOCUMENT_CHARS} characters of text; "
+            "split it into smaller documents."
+        )
+
+
+def _check_docx_archive(data: bytes) -> None:
+    """Refuse a zip bomb from the archive's directory alone, before inflating anything.
+
+    zipfile never inflates a member past the size its directory declares, so these sums bound the work.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise DocumentContentError("The Word document could not be read; it may be damaged.") from exc
+    if len(members) > settings.MAX_DOCX_MEMBERS:
+        raise DocumentContentError(
+            f"The Word document has {len(members)} parts; the limit is {settings.MAX_DOCX_MEMBERS}."
+        )
+    uncompressed = sum(member.file_size for member in members)
+    if uncompressed > settings.MAX_DOCX_UNCOMPRESSED_BYTES:
+        raise DocumentContentError(
+            f"The Word document unpacks to {uncompressed} bytes; the limit is "
+            f"{settings.MAX_DOCX_UNCOMPRESSED_BYTES} bytes."
+        )
 
 
 def _pdf_text(data: bytes) -> str:
@@ -88,7 +127,17 @@ def _pdf_text(data: bytes) -> str:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise DocumentContentError("The PDF is password-protected; upload an unprotected copy.")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        page_count = len(reader.pages)
+        if page_count > settings.MAX_PDF_PAGES:
+            raise DocumentContentError(
+                f"The PDF has {page_count} pages; the limit is {settings.MAX_PDF_PAGES}. Split it."
+            )
+        pages: list[str] = []
+        chars = 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            chars += len(pages[-1])
+            _check_chars(chars)  # before extracting the next page, not after all of them
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise DocumentContentError("The PDF could not be read; it may be damaged.") from exc
     text = "\n\n".join(pages)

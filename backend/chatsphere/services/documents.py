@@ -2,14 +2,17 @@
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import PurePath
 from uuid import UUID
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from chatsphere.models import Bot, Chunk, Document
@@ -82,16 +85,29 @@ def document_create_from_text(*, bot: Bot, text: str, name: str | None = None) -
     return document
 
 
-def document_ingest(*, document_id: UUID) -> Document | None:
+def document_ingest(*, document_id: UUID, bot_id: UUID | None = None) -> Document | None:
     """Extract, chunk and embed a document; it ends READY or ERROR (with a message for the user).
 
     Idempotent: running it again replaces the Chunk rows and the agent's vectors. Returns None when
-    the document was deleted in the meantime.
+    the document was deleted in the meantime; deletion wins: no batch is sent once it started, and
+    whatever an in-flight batch stored is deleted again (with `bot_id`, even when the row is gone:
+    a worker killed after storing a batch of a deleted document is swept on redelivery).
+    Each start counts; past MAX_INGEST_ATTEMPTS (every start killed its worker) the document ends ERROR.
     """
+    Document.objects.filter(pk=document_id).update(ingest_attempts=F("ingest_attempts") + 1)
     document = Document.objects.select_related("bot").filter(pk=document_id).first()
-    if document is None:
-        logger.info("document %s vanished before ingestion", document_id)
+    if document is None or document.deleting:
+        logger.info("document %s was deleted before ingestion", document_id)
+        if bot_id is not None:
+            _document_vectors_sweep(bot_id=bot_id, document_id=document_id)
         return None
+    if document.ingest_attempts > settings.MAX_INGEST_ATTEMPTS:
+        logger.error("document %s: ingestion started %s times", document.id, document.ingest_attempts)
+        return _document_mark_error(
+            document=document,
+            message=f"Processing was interrupted {document.ingest_attempts - 1} times (the document may "
+            "need more memory than a worker has). Split it into smaller documents, or retry.",
+        )
     try:
         chunks = split_text(_source_text(document))
         with transaction.atomic():
@@ -100,20 +116,30 @@ def document_ingest(*, document_id: UUID) -> Document | None:
                 Chunk(document=document, index=index, content=content, vector_id=f"{document.id}#{index}")
                 for index, content in enumerate(chunks)
             )
-        get_agent().call_embed_and_store(bot_id=document.bot_id, document_id=document.id, chunks=chunks)
-    except DocumentContentError as exc:
-        return _document_mark_error(document=document, message=exc.message)
-    except AgentError as exc:
-        return _document_mark_error(
-            document=document,
-            message=f"The AI service could not index this document ({exc.message}). Retry later.",
+        get_agent().call_embed_and_store(
+            bot_id=document.bot_id,
+            document_id=document.id,
+            chunks=chunks,
+            keep_going=lambda: _document_wanted(document_id=document.id),
         )
+        error = ""
+    except DocumentContentError as exc:
+        error = exc.message
+    except AgentError as exc:
+        error = f"The AI service could not index this document ({exc.message}). Retry later."
+    except SoftTimeLimitExceeded:
+        logger.error("ingestion of document %s hit the task's time limit", document.id)
+        error = "Processing took too long. Split the document into smaller ones, or retry."
     except Exception:
         # A bug must not leave the document PROCESSING forever: record it and let the user retry.
         logger.exception("ingestion of document %s failed unexpectedly", document.id)
-        return _document_mark_error(
-            document=document, message="Processing failed unexpectedly. Retry, or contact support."
-        )
+        error = "Processing failed unexpectedly. Retry, or contact support."
+    if not _document_wanted(document_id=document.id):
+        # Deleted while a batch was in flight (or timing out): it may have landed after the deletion's own.
+        _document_vectors_sweep(bot_id=document.bot_id, document_id=document.id)
+        return _document_mark_error(document=document, message="The document was deleted while processing.")
+    if error:
+        return _document_mark_error(document=document, message=error)
     return _document_set_state(
         document=document, status=Document.Status.READY, chunk_count=len(chunks), error_message=""
     )
@@ -121,8 +147,12 @@ def document_ingest(*, document_id: UUID) -> Document | None:
 
 def document_retry(*, document: Document) -> Document:
     """Queue a failed document for ingestion again."""
-    claimed = Document.objects.filter(pk=document.pk, status=Document.Status.ERROR).update(
-        status=Document.Status.PROCESSING, error_message="", chunk_count=0, updated_at=timezone.now()
+    claimed = Document.objects.filter(pk=document.pk, status=Document.Status.ERROR, deleting=False).update(
+        status=Document.Status.PROCESSING,
+        error_message="",
+        chunk_count=0,
+        ingest_attempts=0,
+        updated_at=timezone.now(),
     )
     if not claimed:
         raise DocumentNotRetryableError(
@@ -134,16 +164,45 @@ def document_retry(*, document: Document) -> Document:
 
 
 def document_delete(*, document: Document) -> None:
-    """Drop the vectors first: if the agent is down nothing is deleted and the user can retry."""
-    get_agent().call_delete_document(bot_id=document.bot_id, document_id=document.id)
+    """Drop the vectors first: if the agent is down nothing is deleted and the user can retry.
+
+    The document is flagged `deleting` before its vectors go, so a running ingestion sends no more
+    batches and sweeps whatever it stored after this deletion's own call.
+    """
+    with documents_deleting(documents=Document.objects.filter(pk=document.pk)):
+        get_agent().call_delete_document(bot_id=document.bot_id, document_id=document.id)
     document.delete()
     document_files_delete(documents=[document])
+
+
+@contextmanager
+def documents_deleting(*, documents: QuerySet[Document]) -> Iterator[None]:
+    """Flag `documents` as being deleted for the block; unflag them if it raises (nothing was deleted)."""
+    flagged = list(documents.filter(deleting=False).values_list("pk", flat=True))
+    Document.objects.filter(pk__in=flagged).update(deleting=True)
+    try:
+        yield
+    except BaseException:
+        Document.objects.filter(pk__in=flagged).update(deleting=False)
+        raise
 
 
 def document_files_delete(*, documents: Iterable[Document]) -> None:
     for document in documents:
         if document.file:
             document.file.delete(save=False)
+
+
+def _document_wanted(*, document_id: UUID) -> bool:
+    return Document.objects.filter(pk=document_id, deleting=False).exists()
+
+
+def _document_vectors_sweep(*, bot_id: UUID, document_id: UUID) -> None:
+    try:
+        get_agent().call_delete_document(bot_id=bot_id, document_id=document_id)
+    except AgentError as exc:
+        # The task is not retried for this: the document is gone for users either way; log for operators.
+        logger.error("vectors of deleted document %s may remain: %s", document_id, exc.code)
 
 
 def _source_text(document: Document) -> str:
@@ -181,11 +240,11 @@ def _schedule_ingest(document: Document) -> None:
     # Imported here: chatsphere.tasks imports this module.
     from chatsphere.tasks import ingest_document
 
-    document_id = document.id
+    document_id, bot_id = document.id, document.bot_id
 
     def enqueue() -> None:
         try:
-            ingest_document.delay(str(document_id))
+            ingest_document.delay(str(document_id), str(bot_id))
         except Exception:
             logger.exception("could not queue ingestion of document %s", document_id)
             Document.objects.filter(pk=document_id).update(

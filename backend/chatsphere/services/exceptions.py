@@ -31,3 +31,7 @@ class DocumentNotRetryableError(ServiceError):
 
 class BotInactiveError(ServiceError):
     code = "bot_inactive"
+
+
+class IdempotencyKeyReusedError(ServiceError):
+    code = "idempotency_key_reused"

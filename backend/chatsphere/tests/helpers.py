@@ -4,6 +4,12 @@ from typing import Any
 
 from django.http import HttpResponse
 
+# Nothing listens on port 1: the cache client fails at once, as with a stopped Redis. Use it with
+# override_settings inside a test, so the suite's teardown (cache.clear()) sees the real cache again.
+UNREACHABLE_REDIS_CACHE = {
+    "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+}
+
 
 def assert_error(response: HttpResponse, status_code: int, code: str | None = None) -> dict[str, Any]:
     """The response has `status_code` and the one error shape; returns its "error" object."""

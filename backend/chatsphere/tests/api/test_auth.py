@@ -2,10 +2,11 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, override_settings
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from chatsphere.tests.factories import PASSWORD, UserFactory
-from chatsphere.tests.helpers import assert_error
+from chatsphere.tests.helpers import UNREACHABLE_REDIS_CACHE, assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,69 @@ def test_refresh_says_what_a_token_can_contain(client):
     assert_error(with_nul, 400, "validation_error")
     assert_error(invalid, 401, "token_not_valid")
     assert schema["properties"]["refresh"]["pattern"] == "^[^\\u0000]+$"
+
+
+def test_logins_for_one_username_are_limited_whatever_the_password(client, settings):
+    settings.LOGIN_USERNAME_THROTTLE_RATE = "2/min"
+    UserFactory.create(username="ada")
+    login = {"username": "ada", "password": "wrong"}
+
+    statuses = [
+        client.post("/api/token/", login, content_type="application/json").status_code for _ in range(2)
+    ]
+    blocked = client.post(
+        "/api/token/", {"username": "ada", "password": PASSWORD}, content_type="application/json"
+    )
+
+    assert statuses == [401, 401]
+    assert_error(blocked, 429, "throttled")
+    assert int(blocked["Retry-After"]) > 0
+
+
+def test_a_limit_is_not_applied_when_its_cache_does_not_answer(client, settings):
+    settings.LOGIN_USERNAME_THROTTLE_RATE = "1/min"
+    UserFactory.create(username="ada")
+    login = {"username": "ada", "password": PASSWORD}
+
+    with override_settings(CACHES=UNREACHABLE_REDIS_CACHE):
+        statuses = [
+            client.post("/api/token/", login, content_type="application/json").status_code for _ in range(3)
+        ]
+
+    assert statuses == [200, 200, 200]
+
+
+def test_refresh_rotates_and_logout_revokes(client):
+    user = UserFactory.create()
+    first = RefreshToken.for_user(user)
+
+    rotated = client.post("/api/token/refresh/", {"refresh": str(first)}, content_type="application/json")
+    assert rotated.status_code == 200
+    second = rotated.json()["refresh"]
+    reused = client.post("/api/token/refresh/", {"refresh": str(first)}, content_type="application/json")
+    assert_error(reused, 401, "token_not_valid")
+
+    assert (
+        client.post("/api/logout/", {"refresh": second}, content_type="application/json").status_code == 204
+    )
+    revoked = client.post("/api/token/refresh/", {"refresh": second}, content_type="application/json")
+    assert_error(revoked, 401, "token_not_valid")
+
+
+def test_logout_with_a_token_that_is_not_one_is_a_401(client):
+    assert_error(
+        client.post("/api/logout/", {"refresh": "nope"}, content_type="application/json"),
+        401,
+        "token_not_valid",
+    )
+
+
+def test_a_password_change_revokes_the_users_refresh_tokens(client):
+    user = UserFactory.create()
+    refresh = RefreshToken.for_user(user)
+
+    user.set_password("another-long-passphrase")
+    user.save()
+
+    refused = client.post("/api/token/refresh/", {"refresh": str(refresh)}, content_type="application/json")
+    assert_error(refused, 401, "token_not_valid")

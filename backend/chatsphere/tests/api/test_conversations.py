@@ -130,3 +130,41 @@ def test_sources_name_their_documents_of_this_bot_only(api, user, agent):
 
     names = {source["document_id"]: source["document_name"] for source in sources}
     assert names == {str(notes.id): "penguins.md", str(elsewhere.id): None}
+
+
+def _send(client: APIClient, conversation: Conversation, message: str, key: str) -> Any:
+    return client.post(
+        f"/api/conversations/{conversation.id}/chat/",
+        {"message": message},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+def test_resending_with_the_same_idempotency_key_reuses_the_stored_question(api, conversation, agent):
+    agent.unavailable = True
+    assert_error(_send(api, conversation, "Where do penguins live?", "k-1"), 503)
+    assert_error(_send(api, conversation, "Where do penguins live?", "k-1"), 503)
+    agent.unavailable = False
+
+    answered = _send(api, conversation, "Where do penguins live?", "k-1")
+    replayed = _send(api, conversation, "Where do penguins live?", "k-1")
+
+    assert answered.status_code == 200
+    assert replayed.json() == answered.json()
+    assert list(conversation.messages.values_list("role", flat=True)) == [Message.Role.USER, Message.Role.BOT]
+    assert len(agent.chat_requests) == 1
+    assert agent.chat_requests[0]["history"] == []  # the question is not history of itself
+
+
+def test_an_idempotency_key_used_for_another_message_is_409(api, conversation):
+    assert _send(api, conversation, "first", "k-2").status_code == 200
+
+    assert_error(_send(api, conversation, "second", "k-2"), 409, "idempotency_key_reused")
+    assert conversation.messages.count() == 2
+
+
+def test_a_malformed_idempotency_key_is_400_and_stores_nothing(api, conversation):
+    assert_error(_send(api, conversation, "hello", "has space"), 400, "validation_error")
+    assert_error(_send(api, conversation, "hello", "x" * 101), 400, "validation_error")
+    assert not conversation.messages.exists()

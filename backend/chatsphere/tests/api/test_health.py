@@ -3,20 +3,28 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError, connection
+from django.test import override_settings
 
-from chatsphere.tests.helpers import assert_error
+from chatsphere.services.agent_client import AgentHealth
+from chatsphere.tests.helpers import UNREACHABLE_REDIS_CACHE, assert_error
 
 pytestmark = pytest.mark.django_db
 
 
-def test_all_well_names_the_agents_providers(client, agent):
+def test_all_well_names_the_kind_of_each_agent_provider_without_its_location(client, agent, monkeypatch):
+    monkeypatch.setattr(
+        agent, "health", lambda: AgentHealth("ok", {"vector_store": "chroma:/srv/x", "llm": "y"})
+    )
+
     response = client.get("/api/health/")
 
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
         "database": "ok",
-        "agent": {"status": "ok", "providers": agent.health().providers},
+        "redis": "ok",  # the testsupport plugin gives the suite a Redis cache
+        "broker": "not_configured",
+        "agent": {"status": "ok", "providers": {"vector_store": "chroma", "llm": "y"}},
     }
 
 
@@ -33,6 +41,8 @@ def test_agent_down_is_200_degraded(client, agent):
     assert response.json() == {
         "status": "degraded",
         "database": "ok",
+        "redis": "ok",  # the testsupport plugin gives the suite a Redis cache
+        "broker": "not_configured",
         "agent": {"status": "unavailable", "providers": None},
     }
 
@@ -46,3 +56,12 @@ def test_database_down_is_503_in_the_error_shape(client):
         response = client.get("/api/health/")
 
     assert_error(response, 503, "database_unavailable")
+
+
+def test_redis_down_is_200_degraded(client):
+    with override_settings(CACHES=UNREACHABLE_REDIS_CACHE):
+        response = client.get("/api/health/")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["redis"] == "unavailable"

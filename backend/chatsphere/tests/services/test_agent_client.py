@@ -1,5 +1,7 @@
 import json
+import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -243,3 +245,32 @@ def test_health_has_a_short_deadline_of_its_own_while_chat_keeps_the_long_one():
 
     assert deadlines["/health"] == HEALTH_TIMEOUT_SECONDS
     assert deadlines["/chat"] == DEFAULT_TIMEOUT.read
+
+
+class _DrippingBody(httpx.SyncByteStream):
+    """A body arriving a byte every `gap_s`: each read is quick, the whole answer is not."""
+
+    def __init__(self, body: bytes, gap_s: float) -> None:
+        self._body, self._gap_s = body, gap_s
+
+    def __iter__(self) -> Iterator[bytes]:
+        for byte in self._body:
+            time.sleep(self._gap_s)
+            yield bytes([byte])
+
+
+def test_an_answer_slower_than_the_total_deadline_is_a_timeout_though_every_byte_is_prompt():
+    body = json.dumps({"response": "x" * 100, "sources": [], "model": "m"}).encode()
+    client = HttpAgentClient(
+        base_url="http://agent.test",
+        token="s3cret",
+        total_timeout=0.3,
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, stream=_DrippingBody(body, 0.02))),
+    )
+
+    started = time.monotonic()
+    with pytest.raises(AgentUnavailableError) as raised:
+        client.call_chat(bot_id=uuid.uuid4(), message="hi", history=[])
+
+    assert raised.value.code == "agent_timeout"
+    assert time.monotonic() - started < 1.0

@@ -1,4 +1,5 @@
 import io
+import zipfile
 
 import pytest
 from docx import Document as DocxDocument
@@ -91,3 +92,53 @@ def test_split_text_respects_chunk_size_and_drops_blank_chunks(settings):
     chunks = split_text(("word " * 40 + "\n\n   \n\n") * 3)
     assert len(chunks) > 3
     assert all(0 < len(chunk) <= 50 and chunk.strip() for chunk in chunks)
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_docx_that_unpacks_past_the_limit_is_refused_from_its_directory(settings):
+    settings.MAX_DOCX_UNCOMPRESSED_BYTES = 1000
+
+    with pytest.raises(DocumentContentError, match="unpacks to 2000 bytes; the limit is 1000"):
+        extract_text(data=_zip({"word/document.xml": b" " * 2000}), kind=DocumentKind.DOCX)
+
+
+def test_a_docx_of_too_many_parts_is_refused(settings):
+    settings.MAX_DOCX_MEMBERS = 3
+
+    with pytest.raises(DocumentContentError, match="4 parts; the limit is 3"):
+        extract_text(data=_zip({f"part{n}.xml": b"x" for n in range(4)}), kind=DocumentKind.DOCX)
+
+
+def test_a_pdf_past_the_page_limit_is_refused_before_extraction(settings):
+    settings.MAX_PDF_PAGES = 1
+    writer = PdfWriter()
+    writer.add_blank_page(width=100, height=100)
+    writer.add_blank_page(width=100, height=100)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+
+    with pytest.raises(DocumentContentError, match="2 pages; the limit is 1"):
+        extract_text(data=buffer.getvalue(), kind=DocumentKind.PDF)
+
+
+def test_text_past_the_character_limit_is_refused(settings):
+    settings.MAX_DOCUMENT_CHARS = 10
+
+    with pytest.raises(DocumentContentError, match="more than 10 characters"):
+        extract_text(data=b"eleven chars", kind=DocumentKind.TEXT)
+    with pytest.raises(DocumentContentError, match="more than 10 characters"):
+        extract_text(data=pdf_with_text("eleven chars"), kind=DocumentKind.PDF)
+
+
+def test_text_past_the_chunk_limit_is_refused(settings):
+    settings.CHUNK_SIZE, settings.CHUNK_OVERLAP, settings.MAX_DOCUMENT_CHUNKS = 10, 0, 2
+
+    with pytest.raises(DocumentContentError, match="3 chunks; the limit is 2"):
+        split_text("aaaaaaaa\n\nbbbbbbbb\n\ncccccccc")

@@ -15,7 +15,7 @@ from chatsphere.services.agent_client import (
     InMemoryAgent,
     set_agent,
 )
-from chatsphere.services.documents import document_ingest
+from chatsphere.services.documents import document_ingest, document_retry
 from chatsphere.tests.factories import DocumentFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +94,74 @@ def test_a_batch_failing_midway_ends_in_error_without_chunks(recording_agent, lo
     )
     assert (ingested.chunk_count, Chunk.objects.filter(document=long_document).count()) == (0, 0)
     assert [body["first_chunk_index"] for body in recording_agent.bodies] == [0, MAX_CHUNKS_PER_REQUEST]
+
+
+def test_an_ingestion_started_too_often_ends_error_without_calling_the_agent(agent, settings):
+    settings.MAX_INGEST_ATTEMPTS = 2
+    document = DocumentFactory.create(status=Document.Status.PROCESSING, ingest_attempts=2)
+
+    ingested = document_ingest(document_id=document.id)
+
+    assert ingested is not None
+    assert ingested.status == Document.Status.ERROR
+    assert "interrupted 2 times" in ingested.error_message
+    assert agent.vectors == {}
+
+
+def test_a_retry_starts_the_attempt_count_again(agent, settings, django_capture_on_commit_callbacks):
+    settings.MAX_INGEST_ATTEMPTS = 1
+    document = DocumentFactory.create(status=Document.Status.ERROR, ingest_attempts=5)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        document_retry(document=document)  # runs eagerly: no broker in the tests
+
+    document.refresh_from_db()
+    assert document.status == Document.Status.READY
+    assert document.ingest_attempts == 1
+
+
+def test_a_document_flagged_deleting_is_not_ingested_and_its_vectors_are_swept(agent):
+    document = DocumentFactory.create(status=Document.Status.PROCESSING, deleting=True)
+    agent.vectors[document.bot_id] = {document.id: ["left by an earlier batch"]}
+
+    assert document_ingest(document_id=document.id, bot_id=document.bot_id) is None
+    assert agent.vectors[document.bot_id] == {}
+
+
+def test_a_redelivered_task_of_a_deleted_document_sweeps_its_vectors(agent):
+    document = DocumentFactory.create(status=Document.Status.PROCESSING)
+    bot_id, document_id = document.bot_id, document.id
+    agent.vectors[bot_id] = {document_id: ["stored by a worker that died"]}
+    Document.objects.filter(pk=document_id).delete()
+
+    assert document_ingest(document_id=document_id, bot_id=bot_id) is None
+    assert agent.vectors[bot_id] == {}
+
+
+def test_a_deletion_during_the_batches_stops_them_and_sweeps_what_landed(
+    recording_agent: RecordingAgent, long_document: Document
+):
+    """The deletion lands while batch 1 is in flight: no batch 2, and batch 1's vectors are deleted again."""
+    sent: list[int] = []
+
+    def delete_after_first_batch(request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            sent.append(-1)
+            return httpx.Response(
+                200, json={"document_id": str(long_document.id), "deleted_vector_count": 256}
+            )
+        sent.append(json.loads(request.content)["first_chunk_index"])
+        Document.objects.filter(pk=long_document.pk).update(deleting=True)
+        return recording_agent(request)
+
+    client = HttpAgentClient(
+        base_url="http://agent.test", token="s3cret", transport=httpx.MockTransport(delete_after_first_batch)
+    )
+    set_agent(client)
+
+    ingested = document_ingest(document_id=long_document.id)
+
+    assert ingested is not None
+    assert ingested.status == Document.Status.ERROR
+    assert sent == [0, -1]  # one batch, then the sweep
+    client.close()

@@ -1,0 +1,96 @@
+"""Findings 4 and 10: brute-force and flood limits on the auth endpoints, and refresh tokens that can die."""
+
+from __future__ import annotations
+
+import secrets
+
+import httpx
+import pytest
+
+from tests.e2e.stack import DjangoServer
+from tests.faults.conftest import (
+    LOGIN_LIMIT_PER_USERNAME,
+    REGISTER_LIMIT_PER_ADDRESS,
+    Account,
+    anonymous_client,
+    manage,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _assert_throttled(answer: httpx.Response) -> None:
+    assert answer.status_code == 429, answer.text
+    assert answer.json()["error"]["code"] == "throttled"
+    assert 0 < int(answer.headers["Retry-After"]) <= 60
+
+
+def test_guessing_one_password_is_stopped_whichever_addresses_the_guesses_come_from(
+    account: Account, django: DjangoServer
+):
+    """Must hold: after LOGIN_USERNAME_THROTTLE_RATE attempts on one username, the next is a 429 with
+    Retry-After, even with the right password and from a fresh address (finding 4: 50 guesses, then in)."""
+    guesses = [
+        anonymous_client(django.url).post(
+            "/token/", json={"username": account.username, "password": f"wrong{n}"}
+        )
+        for n in range(LOGIN_LIMIT_PER_USERNAME - 1)  # the account's own login was the first attempt
+    ]
+    assert [guess.status_code for guess in guesses] == [401] * (LOGIN_LIMIT_PER_USERNAME - 1)
+
+    right = anonymous_client(django.url).post(
+        "/token/", json={"username": account.username, "password": account.password}
+    )
+
+    _assert_throttled(right)
+
+
+def test_registrations_from_one_address_are_limited(django: DjangoServer):
+    """Must hold: one address registers at most REGISTER_THROTTLE_RATE accounts (finding 4: 40 in 13 s)."""
+    client = anonymous_client(django.url)
+    names = [f"flood_{secrets.token_hex(6)}" for _ in range(REGISTER_LIMIT_PER_ADDRESS + 1)]
+
+    answers = [
+        client.post(
+            "/register/",
+            json={"username": name, "email": f"{name}@example.com", "password": "a-long-passphrase-1"},
+        )
+        for name in names
+    ]
+
+    assert [answer.status_code for answer in answers[:-1]] == [201] * REGISTER_LIMIT_PER_ADDRESS
+    _assert_throttled(answers[-1])
+
+
+def test_refresh_rotates_and_logout_revokes(account: Account, django: DjangoServer):
+    """Must hold: a refresh hands out a new refresh token and the used one stops working; after logout the
+    refresh token is refused (finding 10: no logout, no revocation)."""
+    client = anonymous_client(django.url)
+
+    rotated = client.post("/token/refresh/", json={"refresh": account.refresh})
+    assert rotated.status_code == 200, rotated.text
+    new_refresh = rotated.json()["refresh"]
+    assert client.post("/token/refresh/", json={"refresh": account.refresh}).status_code == 401
+
+    assert client.post("/logout/", json={"refresh": new_refresh}).status_code == 204
+    assert client.post("/token/refresh/", json={"refresh": new_refresh}).status_code == 401
+
+
+def test_a_password_change_revokes_every_refresh_token(
+    account: Account, django: DjangoServer, django_env: dict[str, str]
+):
+    """Must hold: once the password changes (here as an operator does it, in another process), a refresh
+    token issued before is refused (finding 10: it worked for 7 days after a password reset)."""
+    changed = manage(
+        django_env,
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        f"user = User.objects.get(username={account.username!r}); "
+        "user.set_password('a-brand-new-passphrase'); user.save()",
+    )
+    assert changed.returncode == 0, changed.stderr
+
+    refused = anonymous_client(django.url).post("/token/refresh/", json={"refresh": account.refresh})
+
+    assert refused.status_code == 401, refused.text
