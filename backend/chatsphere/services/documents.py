@@ -100,7 +100,9 @@ def document_ingest(*, document_id: UUID) -> Document | None:
                 Chunk(document=document, index=index, content=content, vector_id=f"{document.id}#{index}")
                 for index, content in enumerate(chunks)
             )
-        get_agent().call_embed_and_store(bot_id=document.bot_id, document_id=document.id, chunks=chunks)
+        get_agent().call_embed_and_store(
+            bot_id=document.bot_id, document_id=document.id, chunks=chunks, document_name=document.name
+        )
     except DocumentContentError as exc:
         return _document_mark_error(document=document, message=exc.message)
     except AgentError as exc:
