@@ -1,5 +1,5 @@
 # The two commands a new machine needs are `make run` and `make test`; everything else is a shortcut.
-.PHONY: run test demo bench bench-agent load lint format record-cassettes bootstrap
+.PHONY: run test demo bench bench-agent eval load lint format record-cassettes bootstrap
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -23,6 +23,10 @@ bench:
 bench-agent:
 	bash scripts/bootstrap.sh
 	HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False .venv/bin/python scripts/bench_agent.py
+
+eval:
+	bash scripts/bootstrap.sh
+	HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False .venv/bin/python -m scripts.eval_retrieval
 
 load: bootstrap
 	.venv-tox/bin/tox -e load

@@ -48,6 +48,7 @@ from chatsphere_agent.providers.chroma_store import ChromaStore  # noqa: E402
 from chatsphere_agent.providers.extractive import ExtractiveAnswerer  # noqa: E402
 from chatsphere_agent.providers.factory import Providers  # noqa: E402
 from chatsphere_agent.providers.local_embeddings import LocalEmbeddings, bundled_model_dir  # noqa: E402
+from chatsphere_agent.providers.sqlite_lexical import SqliteLexicalIndex  # noqa: E402
 
 DIMENSION = 384
 TOP_K = 5
@@ -406,6 +407,7 @@ def bench_chat(embeddings: LocalEmbeddings, requests: int, data_dir: Path) -> No
         embeddings=embeddings,
         vector_store=ChromaStore.from_settings(settings),
         chat_model=ExtractiveAnswerer(),
+        lexical_index=SqliteLexicalIndex.from_settings(settings),  # the embedded default: hybrid retrieval
     )
     rng = np.random.default_rng(11)
     bot_id = str(uuid.uuid4())

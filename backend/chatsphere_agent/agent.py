@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chatsphere_agent.config import RetrievalMode
 from chatsphere_agent.providers.base import HistoryTurn, RetrievedChunk
 from chatsphere_agent.providers.factory import Providers
-from chatsphere_agent.vector_store import get_relevant_chunks
+from chatsphere_agent.retrieval import Fusion, get_relevant_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +29,19 @@ def bot_chat(
     temperature: float | None,
     top_k: int,
     min_score: float,
+    mode: RetrievalMode,
+    fusion: Fusion,
 ) -> ChatResult:
     context = get_relevant_chunks(
         embeddings=providers.embeddings,
         vector_store=providers.vector_store,
+        lexical_index=providers.lexical_index,
         bot_id=bot_id,
         query=message,
         top_k=top_k,
         min_score=min_score,
+        mode=mode,
+        fusion=fusion,
     )
     answer = providers.chat_model.answer(
         question=message,

@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EmbeddingsProviderName = Literal["gemini", "local"]
 VectorStoreName = Literal["pinecone", "chroma"]
 LlmProviderName = Literal["gemini", "openai", "extractive"]
+RetrievalMode = Literal["dense", "lexical", "hybrid"]
 
 MIN_TOKEN_LENGTH = 16
 _PLACEHOLDER_MARKERS = ("changeme", "replaceme", "placeholder", "yourtoken", "example", "insecure")
@@ -64,6 +65,16 @@ class AgentSettings(BaseSettings):
     # Cosine similarity below which a chunk is not shown to the model nor cited. all-MiniLM-L6-v2 scores
     # unrelated passages around 0.0-0.2 and on-topic ones from about 0.3 up.
     min_relevance_score: float = Field(default=0.25, ge=0.0, le=1.0)
+    # Hybrid retrieval: the dense and the lexical (BM25) rankings, each `retrieval_candidates` deep, fused by
+    # weighted reciprocal rank fusion, score = sum of weight / (rrf_k + rank). Tuned on BEIR SciFact
+    # (`make eval`, docs/benchmarks.md).
+    retrieval_mode: RetrievalMode = "hybrid"
+    retrieval_candidates: int = Field(default=50, ge=1, le=200)
+    rrf_k: int = Field(default=60, ge=1, le=1000)
+    rrf_dense_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+    rrf_lexical_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+    # BM25 weight of a match in the document's name relative to one in the chunk's text.
+    lexical_title_weight: float = Field(default=1.0, ge=0.0, le=10.0)
     provider_max_retries: int = Field(default=3, ge=0, le=10)
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
     # First retry delay for Gemini/Pinecone 429/5xx/timeouts; doubles per attempt, capped at 8x.
@@ -123,3 +134,7 @@ class AgentSettings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.agent_data_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        return self.agent_data_dir / "lexical"

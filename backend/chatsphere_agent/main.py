@@ -25,6 +25,7 @@ from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.errors import AgentHTTPError, error_responses, install_error_handlers
 from chatsphere_agent.providers.base import HistoryTurn
 from chatsphere_agent.providers.factory import Providers, build_providers
+from chatsphere_agent.retrieval import Fusion, chunks_search
 from chatsphere_agent.schemas import (
     ChatRequest,
     ChatResponse,
@@ -34,6 +35,9 @@ from chatsphere_agent.schemas import (
     EmbedResponse,
     HealthResponse,
     ProviderNames,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
     Source,
 )
 from chatsphere_agent.vector_store import bot_delete, document_delete, embed_and_store_chunks
@@ -50,6 +54,11 @@ _STORED_DOCUMENT_LINKS = {
         "operationId": "chat",
         "requestBody": {"bot_id": "$request.body#/bot_id"},
         "description": "Ask the bot whose namespace now holds the document.",
+    },
+    "SearchTheBot": {
+        "operationId": "search",
+        "requestBody": {"bot_id": "$request.body#/bot_id"},
+        "description": "Rank the chunks of the bot whose indexes now hold the document.",
     },
     "DeleteTheDocument": {
         "operationId": "delete_document",
@@ -119,8 +128,8 @@ protected = APIRouter(dependencies=[Depends(require_service_token)], responses=_
     responses=error_responses(503),
     summary="Readiness, naming the live provider of each kind",
 )
-async def health(providers: ProvidersDep) -> HealthResponse:
-    return HealthResponse(status="ok", providers=_provider_names(providers))
+async def health(providers: ProvidersDep, settings: SettingsDep) -> HealthResponse:
+    return HealthResponse(status="ok", providers=_provider_names(providers, settings))
 
 
 @protected.post(
@@ -134,10 +143,12 @@ def embed_and_store(body: EmbedRequest, providers: ProvidersDep, settings: Setti
     stored = embed_and_store_chunks(
         embeddings=providers.embeddings,
         vector_store=providers.vector_store,
+        lexical_index=providers.lexical_index,
         bot_id=str(body.bot_id),
         document_id=str(body.document_id),
         chunks=body.chunks,
         batch_size=settings.embedding_batch_size,
+        document_name=body.document_name,
         first_chunk_index=body.first_chunk_index,
         last_batch=body.last_batch,
     )
@@ -162,6 +173,8 @@ def chat(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> C
         temperature=body.temperature,
         top_k=body.top_k or settings.retrieval_top_k,
         min_score=settings.min_relevance_score,
+        mode=settings.retrieval_mode,
+        fusion=Fusion.from_settings(settings),
     )
     return ChatResponse(
         response=result.text,
@@ -178,6 +191,40 @@ def chat(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> C
     )
 
 
+@protected.post(
+    "/search",
+    response_model=SearchResponse,
+    summary="Rank the bot's chunks for a query (retrieval testing); no language model is called",
+    operation_id="search",
+    responses=_UNREADABLE_BODY,
+)
+def search(body: SearchRequest, providers: ProvidersDep, settings: SettingsDep) -> SearchResponse:
+    result = chunks_search(
+        embeddings=providers.embeddings,
+        vector_store=providers.vector_store,
+        lexical_index=providers.lexical_index,
+        bot_id=str(body.bot_id),
+        query=body.query,
+        top_k=body.top_k,
+        mode=body.mode or settings.retrieval_mode,
+        fusion=Fusion.from_settings(settings),
+    )
+    return SearchResponse(
+        mode=result.mode,
+        results=[
+            SearchHit(
+                document_id=UUID(hit.chunk.document_id),
+                chunk_index=hit.chunk.chunk_index,
+                text=hit.chunk.text,
+                score=hit.chunk.score,
+                dense_score=hit.dense_score,
+                lexical_score=hit.lexical_score,
+            )
+            for hit in result.hits
+        ],
+    )
+
+
 @protected.delete(
     "/documents/{document_id}",
     response_model=DeleteDocumentResponse,
@@ -190,7 +237,10 @@ def delete_document(
     providers: ProvidersDep,
 ) -> DeleteDocumentResponse:
     deleted = document_delete(
-        vector_store=providers.vector_store, bot_id=str(bot_id), document_id=str(document_id)
+        vector_store=providers.vector_store,
+        lexical_index=providers.lexical_index,
+        bot_id=str(bot_id),
+        document_id=str(document_id),
     )
     return DeleteDocumentResponse(document_id=document_id, deleted_vector_count=deleted)
 
@@ -202,15 +252,20 @@ def delete_document(
     operation_id="delete_bot",
 )
 def delete_bot(bot_id: UUID, providers: ProvidersDep) -> DeleteBotResponse:
-    deleted = bot_delete(vector_store=providers.vector_store, bot_id=str(bot_id))
+    deleted = bot_delete(
+        vector_store=providers.vector_store, lexical_index=providers.lexical_index, bot_id=str(bot_id)
+    )
     return DeleteBotResponse(bot_id=bot_id, deleted=deleted)
 
 
-def _provider_names(providers: Providers) -> ProviderNames:
+def _provider_names(providers: Providers, settings: AgentSettings) -> ProviderNames:
+    lexical = providers.lexical_index
     return ProviderNames(
         embeddings=providers.embeddings.name,
         vector_store=providers.vector_store.name,
         llm=providers.chat_model.name,
+        lexical_index="none" if lexical is None else lexical.name,
+        retrieval="dense" if lexical is None else settings.retrieval_mode,
     )
 
 
@@ -234,9 +289,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.providers is None:
         # Loading a model takes seconds; keep the loop free while it does.
         app.state.providers = await run_in_threadpool(build_providers, app.state.settings)
-    names = _provider_names(app.state.providers)
+    names = _provider_names(app.state.providers, app.state.settings)
     logger.info(
-        "agent ready: embeddings=%s vector_store=%s llm=%s", names.embeddings, names.vector_store, names.llm
+        "agent ready: embeddings=%s vector_store=%s lexical_index=%s retrieval=%s llm=%s",
+        names.embeddings,
+        names.vector_store,
+        names.lexical_index,
+        names.retrieval,
+        names.llm,
     )
     yield
 

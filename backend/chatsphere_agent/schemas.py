@@ -12,6 +12,8 @@ from uuid import UUID
 from annotated_types import Interval
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
+from chatsphere_agent.config import RetrievalMode
+
 # A batch the local MiniLM embeds in a few seconds on two cores, well inside a client's timeout; a longer
 # document arrives as several requests (see EmbedRequest).
 MAX_CHUNKS_PER_REQUEST = 256
@@ -21,6 +23,8 @@ MAX_CHUNK_INDEX = 9_999_999
 MAX_CHUNK_CHARS = 20_000
 MAX_MESSAGE_CHARS = 8_000
 MAX_HISTORY_TURNS = 50
+MAX_SEARCH_TOP_K = 50
+MAX_DOCUMENT_NAME_CHARS = 255
 
 ChunkText = Annotated[
     str, StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_CHUNK_CHARS, pattern=r"\S")
@@ -48,6 +52,11 @@ class ProviderNames(BaseModel):
     embeddings: str = Field(examples=["local:all-MiniLM-L6-v2", "gemini:gemini-embedding-001"])
     vector_store: str = Field(examples=["chroma:/var/lib/chatsphere", "pinecone:chatsphere"])
     llm: str = Field(examples=["extractive", "gemini:gemini-2.5-flash"])
+    lexical_index: str = Field(
+        examples=["sqlite-fts5:/var/lib/chatsphere/lexical/lexical.sqlite3", "none"],
+        description='"none" when retrieval is dense only (beside Pinecone).',
+    )
+    retrieval: RetrievalMode = Field(description="The default retrieval mode of /chat and /search.")
 
 
 class HealthResponse(BaseModel):
@@ -75,6 +84,12 @@ class EmbedRequest(_Strict):
         default=True,
         description="These chunks end the document: its stored chunks past them (left by a longer earlier "
         "version) are removed once these are stored. False while more batches follow.",
+    )
+    document_name: str | None = Field(
+        default=None,
+        max_length=MAX_DOCUMENT_NAME_CHARS,
+        description="The document's name or title: each chunk is embedded with it in front and indexed "
+        "beside it (contextual chunk headers). The stored and cited text stays the chunk.",
     )
 
 
@@ -113,6 +128,37 @@ class ChatResponse(BaseModel):
     sources: list[Source]
     model: str
     error_message: str | None = None
+
+
+class SearchRequest(_Strict):
+    bot_id: UUID
+    query: MessageText
+    top_k: Annotated[int, Interval(ge=1, le=MAX_SEARCH_TOP_K), _only_json_numbers] = 10
+    mode: RetrievalMode | None = Field(
+        default=None,
+        description="dense, lexical (BM25) or hybrid (both, fused); omitted: the agent's default.",
+    )
+
+
+class SearchHit(BaseModel):
+    document_id: UUID
+    chunk_index: int = Field(ge=0)
+    text: str
+    score: float = Field(
+        description="The ranking's score: cosine similarity (dense), BM25 (lexical) or the reciprocal rank "
+        "fusion score scaled to (0, 1] (hybrid). Higher is better."
+    )
+    dense_score: float | None = Field(
+        description="Cosine similarity, when the dense ranking holds the chunk."
+    )
+    lexical_score: float | None = Field(description="BM25 score, when the lexical ranking holds the chunk.")
+
+
+class SearchResponse(BaseModel):
+    mode: RetrievalMode = Field(
+        description='The mode searched; "dense" when the deployment has no lexical index.'
+    )
+    results: list[SearchHit]
 
 
 class DeleteDocumentResponse(BaseModel):

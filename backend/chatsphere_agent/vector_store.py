@@ -1,5 +1,5 @@
-"""Document-side services: embed and store a document's chunks, retrieve a bot's relevant chunks,
-delete a document's or a bot's vectors. Every function works through the provider Protocols only."""
+"""Document-side services: embed and index a document's chunks, delete a document's or a bot's vectors and
+lexical entries (retrieval is in retrieval.py). Every function works through the provider Protocols only."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from chatsphere_agent.providers.base import (
     EmbeddingsProvider,
+    LexicalIndexProvider,
     ProviderError,
-    RetrievedChunk,
     VectorStoreProvider,
 )
 
@@ -30,25 +30,39 @@ def _embed_in_batches(
     return vectors
 
 
+def with_header(chunks: Sequence[str], document_name: str | None) -> list[str]:
+    """Contextual chunk headers: a chunk rarely names what it is about; its document's name often does."""
+    if not document_name:
+        return list(chunks)
+    return [f"{document_name}\n\n{chunk}" for chunk in chunks]
+
+
 def embed_and_store_chunks(
     *,
     embeddings: EmbeddingsProvider,
     vector_store: VectorStoreProvider,
+    lexical_index: LexicalIndexProvider | None = None,
     bot_id: str,
     document_id: str,
     chunks: Sequence[str],
     batch_size: int,
+    document_name: str | None = None,
     first_chunk_index: int = 0,
     last_batch: bool = True,
 ) -> int:
-    """Embed every chunk, then store them in one store call; returns how many were stored.
+    """Embed every chunk, then store the vectors and index the words; returns how many were stored.
 
-    Chunk i becomes the document's chunk `first_chunk_index + i`; a `last_batch` also drops the
-    document's chunks past these (see VectorStoreProvider.upsert). Nothing is written until every chunk
-    is embedded, so an embedding failure leaves the document's previous vectors untouched.
+    Each chunk is embedded with the document's name in front of it, and the lexical index holds the name
+    beside it; the stored text, the one quoted and cited, is the chunk alone. Chunk i becomes the
+    document's chunk `first_chunk_index + i`; a `last_batch` also drops the document's chunks past these
+    (see VectorStoreProvider.upsert). Nothing is written until every chunk is embedded, so an embedding
+    failure leaves the document's previous state untouched; a write that fails midway is repaired by
+    sending the document again, which replaces both stores' chunks.
     """
-    vectors = _embed_in_batches(embeddings=embeddings, chunks=chunks, batch_size=batch_size)
-    return vector_store.upsert(
+    vectors = _embed_in_batches(
+        embeddings=embeddings, chunks=with_header(chunks, document_name), batch_size=batch_size
+    )
+    stored = vector_store.upsert(
         bot_id=bot_id,
         document_id=document_id,
         chunks=chunks,
@@ -56,27 +70,37 @@ def embed_and_store_chunks(
         first_chunk_index=first_chunk_index,
         last_batch=last_batch,
     )
+    if lexical_index is not None:
+        lexical_index.upsert(
+            bot_id=bot_id,
+            document_id=document_id,
+            chunks=chunks,
+            document_name=document_name,
+            first_chunk_index=first_chunk_index,
+            last_batch=last_batch,
+        )
+    return stored
 
 
-def get_relevant_chunks(
+def document_delete(
     *,
-    embeddings: EmbeddingsProvider,
     vector_store: VectorStoreProvider,
+    lexical_index: LexicalIndexProvider | None = None,
     bot_id: str,
-    query: str,
-    top_k: int,
-    min_score: float,
-) -> list[RetrievedChunk]:
-    """The bot's chunks closest to the query that clear `min_score`, best first."""
-    vector = embeddings.embed_query(query)
-    candidates = vector_store.query(bot_id=bot_id, vector=vector, top_k=top_k)
-    relevant = [chunk for chunk in candidates if chunk.score >= min_score]
-    return sorted(relevant, key=lambda chunk: chunk.score, reverse=True)
+    document_id: str,
+) -> int:
+    """Drops the document's vectors and lexical entries; returns how many vectors were dropped."""
+    deleted = vector_store.delete_document(bot_id=bot_id, document_id=document_id)
+    if lexical_index is not None:
+        lexical_index.delete_document(bot_id=bot_id, document_id=document_id)
+    return deleted
 
 
-def document_delete(*, vector_store: VectorStoreProvider, bot_id: str, document_id: str) -> int:
-    return vector_store.delete_document(bot_id=bot_id, document_id=document_id)
-
-
-def bot_delete(*, vector_store: VectorStoreProvider, bot_id: str) -> bool:
-    return vector_store.delete_bot(bot_id=bot_id)
+def bot_delete(
+    *, vector_store: VectorStoreProvider, lexical_index: LexicalIndexProvider | None = None, bot_id: str
+) -> bool:
+    """Drops the bot's vectors and lexical index; True when it had vectors."""
+    deleted = vector_store.delete_bot(bot_id=bot_id)
+    if lexical_index is not None:
+        lexical_index.delete_bot(bot_id=bot_id)
+    return deleted

@@ -25,6 +25,8 @@ from chatsphere.services.agent_client import (
     EmbedResult,
     HistoryItem,
     HttpAgentClient,
+    SearchHit,
+    SearchResult,
 )
 from contracts.pactfile import SERVICE_TOKEN, WRONG_SERVICE_TOKEN
 
@@ -133,6 +135,90 @@ def test_embed_and_store_returns_the_stored_vector_count(pact: Pact) -> None:
         )
 
     assert result == EmbedResult(document_id=DOCUMENT, stored_vector_count=1)
+
+
+def test_embed_and_store_sends_the_document_name_for_the_chunk_headers(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a request to embed and store a named document's chunks")
+        .with_request("POST", "/embed_and_store")
+        .with_header("Authorization", _bearer())
+        .with_body(
+            {
+                "bot_id": match.uuid(str(BOT_WITHOUT_DOCUMENTS)),
+                "document_id": match.uuid(str(DOCUMENT)),
+                "chunks": match.each_like(match.str(REFUND_POLICY), min=1),
+                "first_chunk_index": 0,
+                "last_batch": True,
+                "document_name": match.str("refunds.md"),
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(200)
+        .with_body(_stored(1), content_type="application/json")
+    )
+
+    with _client(pact) as client:
+        result = client.call_embed_and_store(
+            bot_id=BOT_WITHOUT_DOCUMENTS,
+            document_id=DOCUMENT,
+            chunks=[REFUND_POLICY],
+            document_name="refunds.md",
+        )
+
+    assert result == EmbedResult(document_id=DOCUMENT, stored_vector_count=1)
+
+
+def test_search_ranks_the_bots_chunks_with_their_scores(pact: Pact) -> None:
+    (
+        pact.upon_receiving("a hybrid search of a bot with documents")
+        .given("bot {bot_id} has documents", _stored_document(BOT_WITH_DOCUMENTS, REFUND_POLICY))
+        .with_request("POST", "/search")
+        .with_header("Authorization", _bearer())
+        .with_body(
+            {
+                "bot_id": match.uuid(str(BOT_WITH_DOCUMENTS)),
+                "query": match.str(REFUND_QUESTION),
+                "top_k": match.int(10),
+                "mode": match.regex("hybrid", regex="^(dense|lexical|hybrid)$"),
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(200)
+        .with_body(
+            {
+                "mode": match.regex("hybrid", regex="^(dense|lexical|hybrid)$"),
+                "results": match.each_like(
+                    {
+                        "document_id": match.uuid(str(DOCUMENT)),
+                        "chunk_index": match.int(0),
+                        "text": match.str(REFUND_POLICY),
+                        "score": match.number(1.0),
+                        "dense_score": match.number(0.71),
+                        "lexical_score": match.number(2.5),
+                    },
+                    min=1,
+                ),
+            },
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client:
+        result = client.call_search(bot_id=BOT_WITH_DOCUMENTS, query=REFUND_QUESTION, top_k=10, mode="hybrid")
+
+    assert result == SearchResult(
+        mode="hybrid",
+        hits=(
+            SearchHit(
+                document_id=DOCUMENT,
+                chunk_index=0,
+                text=REFUND_POLICY,
+                score=1.0,
+                dense_score=0.71,
+                lexical_score=2.5,
+            ),
+        ),
+    )
 
 
 def test_embed_and_store_of_a_long_document_goes_in_batches(pact: Pact) -> None:

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.providers.base import HistoryTurn, ModelAnswer, ProviderError, RetrievedChunk
 from chatsphere_agent.providers.factory import Providers
-from chatsphere_agent.vector_store import embed_and_store_chunks
+from chatsphere_agent.vector_store import bot_delete, embed_and_store_chunks
 
 Action = Literal["setup", "teardown"]
 
@@ -58,11 +58,16 @@ class AgentProviderStates:
     def bot_has_documents(self, action: Action, parameters: Mapping[str, Any] | None) -> None:
         bot_id, document_id, chunks = _required(parameters, "bot_id", "document_id", "chunks")
         if action == "teardown":
-            self._shipped.vector_store.delete_bot(bot_id=bot_id)
+            bot_delete(
+                vector_store=self._shipped.vector_store,
+                lexical_index=self._shipped.lexical_index,
+                bot_id=bot_id,
+            )
             return
         embed_and_store_chunks(
             embeddings=self._shipped.embeddings,
             vector_store=self._shipped.vector_store,
+            lexical_index=self._shipped.lexical_index,
             bot_id=bot_id,
             document_id=document_id,
             chunks=chunks,
@@ -72,7 +77,11 @@ class AgentProviderStates:
     def bot_has_no_documents(self, action: Action, parameters: Mapping[str, Any] | None) -> None:
         (bot_id,) = _required(parameters, "bot_id")
         if action == "setup":
-            self._shipped.vector_store.delete_bot(bot_id=bot_id)
+            bot_delete(
+                vector_store=self._shipped.vector_store,
+                lexical_index=self._shipped.lexical_index,
+                bot_id=bot_id,
+            )
 
     def model_provider_is_unavailable(self, action: Action, parameters: Mapping[str, Any] | None) -> None:
         down = replace(self._shipped, chat_model=UnavailableChatModel())

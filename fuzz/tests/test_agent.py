@@ -77,6 +77,7 @@ def test_runs_on_the_embedded_store_and_answerer() -> None:
         providers = client.get("/health").json()["providers"]
     assert providers["vector_store"] == f"chroma:{_settings.chroma_dir}"
     assert providers["llm"] == "extractive"
+    assert providers["lexical_index"].startswith("sqlite-fts5:")
 
 
 @schema.parametrize()

@@ -276,6 +276,49 @@ class ChatReplySerializer(serializers.Serializer[Any]):
     bot_message = MessageSerializer()
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """Only a JSON integer: DRF's IntegerField also takes true, "5" and 5.0."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+RETRIEVAL_MODES = ["dense", "lexical", "hybrid"]
+MAX_SEARCH_TOP_K = 50  # the agent's limit (chatsphere_agent/schemas.py SearchRequest)
+
+
+class BotSearchRequestSerializer(serializers.Serializer[Any]):
+    query = StrictCharField(max_length=MAX_CHAT_MESSAGE_CHARS)
+    top_k = StrictIntegerField(min_value=1, max_value=MAX_SEARCH_TOP_K, default=10)
+    mode = serializers.ChoiceField(
+        choices=RETRIEVAL_MODES,
+        required=False,
+        help_text="dense (by meaning), lexical (BM25, by words) or hybrid (both fused); omitted: the AI "
+        "service's default (hybrid unless it runs dense only).",
+    )
+
+
+class SearchHitSerializer(serializers.Serializer[Any]):
+    document_id = serializers.UUIDField(source="hit.document_id")
+    document_name = serializers.CharField(allow_null=True, help_text="null if the document is gone.")
+    chunk_index = serializers.IntegerField(source="hit.chunk_index", min_value=0)
+    text = serializers.CharField(source="hit.text")
+    score = serializers.FloatField(source="hit.score", help_text="The mode's score; higher is better.")
+    dense_score = serializers.FloatField(
+        source="hit.dense_score", allow_null=True, help_text="Cosine similarity."
+    )
+    lexical_score = serializers.FloatField(
+        source="hit.lexical_score", allow_null=True, help_text="BM25 score."
+    )
+
+
+class BotSearchResponseSerializer(serializers.Serializer[Any]):
+    mode = serializers.ChoiceField(choices=RETRIEVAL_MODES, help_text="The mode the AI service searched.")
+    results = SearchHitSerializer(many=True)
+
+
 class AgentHealthSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=["ok", "unavailable"])
     providers = serializers.DictField(

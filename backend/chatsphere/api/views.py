@@ -27,6 +27,8 @@ from chatsphere.api.parsers import StrictJSONParser, ensure_body_fits
 from chatsphere.api.schema import errors, list_errors
 from chatsphere.api.serializers import (
     BotFilterSerializer,
+    BotSearchRequestSerializer,
+    BotSearchResponseSerializer,
     BotSerializer,
     ChatReplySerializer,
     ChatRequestSerializer,
@@ -52,7 +54,7 @@ from chatsphere.api.throttles import (
     RegisterIPThrottle,
 )
 from chatsphere.models import Bot, Conversation, Document
-from chatsphere.services.bots import bot_create, bot_delete, bot_update
+from chatsphere.services.bots import bot_create, bot_delete, bot_search, bot_update
 from chatsphere.services.conversations import conversation_create, conversation_delete, conversation_reply
 from chatsphere.services.documents import (
     document_create_from_file,
@@ -243,6 +245,25 @@ class BotViewSet(viewsets.ModelViewSet[Bot]):
 
     def perform_destroy(self, instance: Bot) -> None:
         bot_delete(bot=instance)
+
+    @extend_schema(
+        description="Retrieval testing: the bot's chunks ranked for a query, with their scores, without "
+        "asking the language model. 503 when the AI service is down.",
+        request=BotSearchRequestSerializer,
+        responses={200: BotSearchResponseSerializer, **errors(400, 401, 404, 413, 415, 502, 503)},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[StrictJSONParser])
+    def search(self, request: Request, pk: str | None = None) -> Response:
+        bot = self.get_object()
+        serializer = BotSearchRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        mode, hits = bot_search(
+            bot=bot,
+            query=serializer.validated_data["query"],
+            top_k=serializer.validated_data["top_k"],
+            mode=serializer.validated_data.get("mode"),
+        )
+        return Response(BotSearchResponseSerializer({"mode": mode, "results": hits}).data)
 
 
 @extend_schema_view(

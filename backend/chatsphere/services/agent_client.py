@@ -50,6 +50,22 @@ class ChatResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchHit:
+    document_id: UUID
+    chunk_index: int
+    text: str
+    score: float
+    dense_score: float | None
+    lexical_score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    mode: str  # the mode the agent searched: "dense" | "lexical" | "hybrid"
+    hits: tuple[SearchHit, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryItem:
     role: Literal["user", "assistant"]
     content: str
@@ -93,8 +109,13 @@ class AgentGateway(Protocol):
         bot_id: UUID,
         document_id: UUID,
         chunks: Sequence[str],
+        document_name: str | None = None,
         keep_going: Callable[[], bool] | None = None,
     ) -> EmbedResult: ...
+
+    def call_search(
+        self, *, bot_id: UUID, query: str, top_k: int | None = None, mode: str | None = None
+    ) -> SearchResult: ...
 
     def call_chat(
         self,
@@ -171,6 +192,7 @@ class HttpAgentClient:
         bot_id: UUID,
         document_id: UUID,
         chunks: Sequence[str],
+        document_name: str | None = None,
         keep_going: Callable[[], bool] | None = None,
     ) -> EmbedResult:
         """Store a document's chunks as consecutive batches of at most MAX_CHUNKS_PER_REQUEST.
@@ -178,24 +200,24 @@ class HttpAgentClient:
         Each request names the document-wide index of its first chunk; the last one says it is the
         last, so the agent then drops what a longer earlier version of the document left behind.
         Returns the vectors stored over all requests. A failing batch raises: the caller retries
-        the whole document, and the batches already sent are simply stored again. `keep_going` is asked
-        before every batch after the first; False stops sending (the document is being deleted).
+        the whole document, and the batches already sent are simply stored again. The document's name,
+        when given, is embedded and indexed in front of each chunk (contextual chunk headers). `keep_going`
+        is asked before every batch after the first; False stops sending (the document is being deleted).
         """
         stored = 0
         for first_chunk_index, batch in _batches(chunks):
             if first_chunk_index and keep_going is not None and not keep_going():
                 break
-            body = self._request(
-                "POST",
-                "/embed_and_store",
-                json={
-                    "bot_id": str(bot_id),
-                    "document_id": str(document_id),
-                    "chunks": list(batch),
-                    "first_chunk_index": first_chunk_index,
-                    "last_batch": first_chunk_index + len(batch) >= len(chunks),
-                },
-            )
+            payload: dict[str, Any] = {
+                "bot_id": str(bot_id),
+                "document_id": str(document_id),
+                "chunks": list(batch),
+                "first_chunk_index": first_chunk_index,
+                "last_batch": first_chunk_index + len(batch) >= len(chunks),
+            }
+            if document_name:
+                payload["document_name"] = document_name
+            body = self._request("POST", "/embed_and_store", json=payload)
             try:
                 if UUID(str(body["document_id"])) != document_id:
                     raise ValueError("the reply names another document")
@@ -243,6 +265,30 @@ class HttpAgentClient:
             return ChatResult(response=str(body["response"]), sources=sources, model=str(body["model"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise _protocol_error("/chat", exc) from exc
+
+    def call_search(
+        self, *, bot_id: UUID, query: str, top_k: int | None = None, mode: str | None = None
+    ) -> SearchResult:
+        payload: dict[str, Any] = {"bot_id": str(bot_id), "query": query}
+        payload.update(
+            {key: value for key, value in {"top_k": top_k, "mode": mode}.items() if value is not None}
+        )
+        body = self._request("POST", "/search", json=payload)
+        try:
+            hits = tuple(
+                SearchHit(
+                    document_id=UUID(str(hit["document_id"])),
+                    chunk_index=int(hit["chunk_index"]),
+                    text=str(hit["text"]),
+                    score=float(hit["score"]),
+                    dense_score=_optional_float(hit["dense_score"]),
+                    lexical_score=_optional_float(hit["lexical_score"]),
+                )
+                for hit in body["results"]
+            )
+            return SearchResult(mode=str(body["mode"]), hits=hits)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _protocol_error("/search", exc) from exc
 
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int:
         body = self._request("DELETE", f"/documents/{document_id}", params={"bot_id": str(bot_id)})
@@ -323,6 +369,10 @@ def _batches(chunks: Sequence[str]) -> list[tuple[int, Sequence[str]]]:
     ]
 
 
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def _parse_error(response: httpx.Response) -> tuple[str, str]:
     """The agent's {"error": {"code", "message"}}, or a generic reading of the status."""
     fallback = ("agent_http_" + str(response.status_code), f"The AI service answered {response.status_code}.")
@@ -368,6 +418,7 @@ class InMemoryAgent:
         bot_id: UUID,
         document_id: UUID,
         chunks: Sequence[str],
+        document_name: str | None = None,
         keep_going: Callable[[], bool] | None = None,
     ) -> EmbedResult:
         self._check_available()
@@ -403,20 +454,33 @@ class InMemoryAgent:
                 "user_id": user_id,
             }
         )
-        query = set(_WORD.findall(message.lower()))
+        sources = tuple(self._keyword_matches(bot_id=bot_id, query=message)[: top_k or 4])
+        response = sources[0].text if sources else "I could not find anything about that in my documents."
+        return ChatResult(response=response, sources=sources, model=model or self.model_name)
+
+    def call_search(
+        self, *, bot_id: UUID, query: str, top_k: int | None = None, mode: str | None = None
+    ) -> SearchResult:
+        """Keyword overlap whatever the mode asked, so the answer says "lexical"."""
+        self._check_available()
+        hits = tuple(
+            SearchHit(source.document_id, source.chunk_index, source.text, source.score, None, source.score)
+            for source in self._keyword_matches(bot_id=bot_id, query=query)[: top_k or 10]
+        )
+        return SearchResult(mode="lexical", hits=hits)
+
+    def _keyword_matches(self, *, bot_id: UUID, query: str) -> list[ChatSource]:
+        words_asked = set(_WORD.findall(query.lower()))
         scored: list[ChatSource] = []
         with self._lock:
             documents = dict(self.vectors.get(bot_id, {}))
         for document_id, chunks in documents.items():
             for index, text in enumerate(chunks):
-                words = set(_WORD.findall(text.lower()))
-                overlap = len(query & words)
+                overlap = len(words_asked & set(_WORD.findall(text.lower())))
                 if overlap:
-                    scored.append(ChatSource(document_id, index, overlap / max(len(query), 1), text))
+                    scored.append(ChatSource(document_id, index, overlap / max(len(words_asked), 1), text))
         scored.sort(key=lambda source: source.score, reverse=True)
-        sources = tuple(scored[: top_k or 4])
-        response = sources[0].text if sources else "I could not find anything about that in my documents."
-        return ChatResult(response=response, sources=sources, model=model or self.model_name)
+        return scored
 
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int:
         self._check_available()

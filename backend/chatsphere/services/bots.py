@@ -1,11 +1,13 @@
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
 
 from chatsphere.models import Bot
-from chatsphere.services.agent_client import get_agent
+from chatsphere.selectors import document_names
+from chatsphere.services.agent_client import SearchHit, get_agent
 from chatsphere.services.documents import document_files_delete, documents_deleting
 
 BOT_EDITABLE_FIELDS = frozenset(
@@ -45,3 +47,18 @@ def bot_delete(*, bot: Bot) -> None:
     with transaction.atomic():
         bot.delete()
     document_files_delete(documents=documents)
+
+
+@dataclass(frozen=True, slots=True)
+class BotSearchHit:
+    hit: SearchHit
+    document_name: str | None  # None when the document was deleted since it was indexed
+
+
+def bot_search(*, bot: Bot, query: str, top_k: int, mode: str | None) -> tuple[str, list[BotSearchHit]]:
+    """Retrieval testing: the bot's chunks the agent ranks best for `query` (no LLM call); (mode, hits)."""
+    result = get_agent().call_search(bot_id=bot.id, query=query, top_k=top_k, mode=mode)
+    names = document_names(bot=bot, document_ids=(hit.document_id for hit in result.hits))
+    return result.mode, [
+        BotSearchHit(hit=hit, document_name=names.get(hit.document_id)) for hit in result.hits
+    ]

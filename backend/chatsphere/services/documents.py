@@ -120,6 +120,7 @@ def document_ingest(*, document_id: UUID, bot_id: UUID | None = None) -> Documen
             bot_id=document.bot_id,
             document_id=document.id,
             chunks=chunks,
+            document_name=document.name,
             keep_going=lambda: _document_wanted(document_id=document.id),
         )
         error = ""

@@ -91,6 +91,34 @@ class VectorStoreProvider(Protocol):
 
 
 @runtime_checkable
+class LexicalIndexProvider(Protocol):
+    """Keyword (BM25) search over each bot's chunks, kept in step with the vector store."""
+
+    name: str  # e.g. "sqlite-fts5:<path>"
+
+    def upsert(
+        self,
+        *,
+        bot_id: str,
+        document_id: str,
+        chunks: Sequence[str],
+        document_name: str | None = None,
+        first_chunk_index: int = 0,
+        last_batch: bool = True,
+    ) -> int:
+        """VectorStoreProvider.upsert's contract; the document name is indexed beside each chunk."""
+        ...
+
+    def query(self, *, bot_id: str, text: str, top_k: int) -> list[RetrievedChunk]:
+        """The best matches first; scores are the engine's own (higher is better, not bounded)."""
+        ...
+
+    def delete_document(self, *, bot_id: str, document_id: str) -> int: ...
+
+    def delete_bot(self, *, bot_id: str) -> bool: ...
+
+
+@runtime_checkable
 class ChatModelProvider(Protocol):
     name: str  # e.g. "extractive", "gemini:gemini-2.5-flash"
 

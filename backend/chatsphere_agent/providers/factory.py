@@ -10,7 +10,12 @@ from dataclasses import dataclass
 
 from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.errors import StartupError
-from chatsphere_agent.providers.base import ChatModelProvider, EmbeddingsProvider, VectorStoreProvider
+from chatsphere_agent.providers.base import (
+    ChatModelProvider,
+    EmbeddingsProvider,
+    LexicalIndexProvider,
+    VectorStoreProvider,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +23,8 @@ class Providers:
     embeddings: EmbeddingsProvider
     vector_store: VectorStoreProvider
     chat_model: ChatModelProvider
+    # None: retrieval is dense only (the Pinecone deployment, see build_lexical_index).
+    lexical_index: LexicalIndexProvider | None = None
 
 
 def build_embeddings(settings: AgentSettings) -> EmbeddingsProvider:
@@ -38,6 +45,19 @@ def build_vector_store(settings: AgentSettings) -> VectorStoreProvider:
     from chatsphere_agent.providers.chroma_store import ChromaStore
 
     return ChromaStore.from_settings(settings)
+
+
+def build_lexical_index(settings: AgentSettings) -> LexicalIndexProvider | None:
+    """SQLite FTS5 beside Chroma; none beside Pinecone.
+
+    Pinecone's index is shared by every agent replica, while an SQLite file lives on one host's disk:
+    beside Pinecone it would be in step with the vectors on one host only, so retrieval stays dense.
+    """
+    if settings.resolved_vector_store() == "pinecone":
+        return None
+    from chatsphere_agent.providers.sqlite_lexical import SqliteLexicalIndex
+
+    return SqliteLexicalIndex.from_settings(settings)
 
 
 def build_chat_model(settings: AgentSettings) -> ChatModelProvider:
@@ -74,6 +94,7 @@ def build_providers(
     embeddings: EmbeddingsProvider | None = None,
     vector_store: VectorStoreProvider | None = None,
     chat_model: ChatModelProvider | None = None,
+    lexical_index: LexicalIndexProvider | None = None,
 ) -> Providers:
     """Build what is not given from the settings, then check the set can work together.
 
@@ -83,6 +104,7 @@ def build_providers(
         embeddings=build_embeddings(settings) if embeddings is None else embeddings,
         vector_store=build_vector_store(settings) if vector_store is None else vector_store,
         chat_model=build_chat_model(settings) if chat_model is None else chat_model,
+        lexical_index=build_lexical_index(settings) if lexical_index is None else lexical_index,
     )
     check_compatible(providers)
     return providers

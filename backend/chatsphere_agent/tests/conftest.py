@@ -13,6 +13,7 @@ from chatsphere_agent.providers.chroma_store import ChromaStore
 from chatsphere_agent.providers.extractive import ExtractiveAnswerer
 from chatsphere_agent.providers.factory import Providers
 from chatsphere_agent.providers.local_embeddings import LocalEmbeddings, bundled_model_dir
+from chatsphere_agent.providers.sqlite_lexical import SqliteLexicalIndex
 
 SERVICE_TOKEN = "test-token-4f9a2c7e1b8d3a6f"
 
@@ -56,6 +57,7 @@ def embedded_providers(local_embeddings: LocalEmbeddings, settings: AgentSetting
         embeddings=local_embeddings,
         vector_store=ChromaStore.from_settings(settings),
         chat_model=ExtractiveAnswerer(),
+        lexical_index=SqliteLexicalIndex.from_settings(settings),
     )
 
 

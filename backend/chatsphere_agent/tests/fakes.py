@@ -90,6 +90,37 @@ class FixedDimensionStore:
         return False
 
 
+class FixedLexicalIndex:
+    """A lexical index that answers every query with given chunks and records the queries."""
+
+    def __init__(self, *, results: Sequence[RetrievedChunk] = ()) -> None:
+        self.name = "fixed-lexical"
+        self.results = list(results)
+        self.queries: list[tuple[str, str, int]] = []
+
+    def upsert(
+        self,
+        *,
+        bot_id: str,
+        document_id: str,
+        chunks: Sequence[str],
+        document_name: str | None = None,
+        first_chunk_index: int = 0,
+        last_batch: bool = True,
+    ) -> int:
+        return len(chunks)
+
+    def query(self, *, bot_id: str, text: str, top_k: int) -> list[RetrievedChunk]:
+        self.queries.append((bot_id, text, top_k))
+        return self.results[:top_k]
+
+    def delete_document(self, *, bot_id: str, document_id: str) -> int:
+        return 0
+
+    def delete_bot(self, *, bot_id: str) -> bool:
+        return False
+
+
 @dataclass
 class RecordingChatModel:
     """Answers with a fixed text and records every call, to count LLM calls per turn."""

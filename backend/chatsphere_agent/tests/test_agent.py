@@ -3,7 +3,10 @@ from __future__ import annotations
 from chatsphere_agent.agent import bot_chat
 from chatsphere_agent.providers.base import HistoryTurn, RetrievedChunk
 from chatsphere_agent.providers.factory import Providers
+from chatsphere_agent.retrieval import Fusion
 from chatsphere_agent.tests.fakes import FixedDimensionStore, RecordingChatModel, RecordingEmbeddings
+
+FUSION = Fusion(candidates=10, rrf_k=60, dense_weight=1.0, lexical_weight=1.0)
 
 
 def test_one_llm_call_given_exactly_the_relevant_chunks_which_become_the_sources() -> None:
@@ -27,6 +30,8 @@ def test_one_llm_call_given_exactly_the_relevant_chunks_which_become_the_sources
         temperature=None,
         top_k=4,
         min_score=0.25,
+        mode="dense",
+        fusion=FUSION,
     )
 
     assert len(llm.calls) == 1
@@ -52,6 +57,8 @@ def test_the_llm_is_still_asked_once_when_nothing_is_relevant() -> None:
         temperature=None,
         top_k=4,
         min_score=0.25,
+        mode="dense",
+        fusion=FUSION,
     )
 
     assert len(llm.calls) == 1

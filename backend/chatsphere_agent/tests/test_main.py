@@ -74,6 +74,8 @@ class TestHealth:
                 "embeddings": "local:all-MiniLM-L6-v2",
                 "vector_store": f"chroma:{settings.agent_data_dir / 'chroma'}",
                 "llm": "extractive",
+                "lexical_index": f"sqlite-fts5:{settings.agent_data_dir / 'lexical' / 'lexical.sqlite3'}",
+                "retrieval": "hybrid",
             },
         }
 
@@ -539,7 +541,7 @@ class TestOpenAPI:
         assert bot_id_param["schema"]["format"] == "uuid"
         assert "HTTPBearer" in schema["components"]["securitySchemes"]
 
-    def test_a_stored_document_links_to_chat_and_deletion(self, client: TestClient) -> None:
+    def test_a_stored_document_links_to_chat_search_and_deletion(self, client: TestClient) -> None:
         # Without OpenAPI links schemathesis' stateful phase had nothing to chain (NoLinksFound).
         schema = client.get("/openapi.json").json()
         operation_ids = {
@@ -548,7 +550,12 @@ class TestOpenAPI:
 
         links = schema["paths"]["/embed_and_store"]["post"]["responses"]["200"]["links"]
 
-        assert {link["operationId"] for link in links.values()} == {"chat", "delete_document", "delete_bot"}
+        assert {link["operationId"] for link in links.values()} == {
+            "chat",
+            "search",
+            "delete_document",
+            "delete_bot",
+        }
         assert {link["operationId"] for link in links.values()} <= operation_ids
         assert links["DeleteTheDocument"]["parameters"] == {
             "path.document_id": "$response.body#/document_id",

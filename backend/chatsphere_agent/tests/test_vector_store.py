@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from chatsphere_agent.providers.base import ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import ProviderError
 from chatsphere_agent.tests.fakes import FixedDimensionStore, RecordingEmbeddings
-from chatsphere_agent.vector_store import embed_and_store_chunks, get_relevant_chunks
+from chatsphere_agent.vector_store import embed_and_store_chunks
 
 
 def test_embeds_in_batches_of_the_configured_size() -> None:
@@ -58,20 +58,19 @@ def test_a_provider_returning_the_wrong_vectors_is_a_provider_error() -> None:
         )
 
 
-def test_relevant_chunks_drop_those_under_the_threshold_best_first() -> None:
-    def chunk(index: int, score: float) -> RetrievedChunk:
-        return RetrievedChunk(document_id="doc", chunk_index=index, text=f"t{index}", score=score)
+def test_chunks_are_embedded_under_their_document_name_and_stored_bare() -> None:
+    embeddings = RecordingEmbeddings()
+    store = FixedDimensionStore(dimension=4)
 
-    store = FixedDimensionStore(dimension=4, results=[chunk(0, 0.31), chunk(1, 0.9), chunk(2, 0.1)])
-
-    relevant = get_relevant_chunks(
-        embeddings=RecordingEmbeddings(),
+    embed_and_store_chunks(
+        embeddings=embeddings,
         vector_store=store,
-        bot_id="bot-7",
-        query="q",
-        top_k=3,
-        min_score=0.3,
+        bot_id="bot",
+        document_id="doc",
+        chunks=["Opens at nine."],
+        batch_size=10,
+        document_name="Bakery hours",
     )
 
-    assert [c.chunk_index for c in relevant] == [1, 0]
-    assert store.queries == [("bot-7", 3)]
+    assert embeddings.batches == [["Bakery hours\n\nOpens at nine."]]
+    assert store.upserts[0]["chunks"] == ["Opens at nine."]

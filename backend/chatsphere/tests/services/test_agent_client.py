@@ -274,3 +274,45 @@ def test_an_answer_slower_than_the_total_deadline_is_a_timeout_though_every_byte
 
     assert raised.value.code == "agent_timeout"
     assert time.monotonic() - started < 1.0
+
+
+def test_embed_sends_the_document_name_as_the_chunks_header():
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(
+            200, json={"status": "success", "document_id": str(DOCUMENT_ID), "stored_vector_count": 1}
+        )
+
+    client_answering(handler).call_embed_and_store(
+        bot_id=BOT_ID, document_id=DOCUMENT_ID, chunks=["a"], document_name="Handbook.pdf"
+    )
+    assert bodies[0]["document_name"] == "Handbook.pdf"
+
+
+def test_search_sends_query_top_k_mode_and_parses_hits():
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/search"
+        seen.append(json.loads(request.content))
+        hit = {"document_id": str(DOCUMENT_ID), "chunk_index": 1, "text": "krill", "score": 0.8}
+        return httpx.Response(
+            200, json={"mode": "lexical", "results": [hit | {"dense_score": None, "lexical_score": 3.5}]}
+        )
+
+    result = client_answering(handler).call_search(bot_id=BOT_ID, query="krill?", top_k=5, mode="lexical")
+
+    assert seen == [{"bot_id": str(BOT_ID), "query": "krill?", "top_k": 5, "mode": "lexical"}]
+    assert result.mode == "lexical"
+    assert [(h.document_id, h.chunk_index, h.score, h.dense_score, h.lexical_score) for h in result.hits] == [
+        (DOCUMENT_ID, 1, 0.8, None, 3.5)
+    ]
+
+
+def test_search_reply_without_results_is_a_protocol_error():
+    with pytest.raises(AgentProtocolError):
+        client_answering(lambda request: httpx.Response(200, json={"mode": "dense"})).call_search(
+            bot_id=BOT_ID, query="q"
+        )

@@ -5,8 +5,14 @@ import pytest
 from chatsphere_agent.errors import StartupError
 from chatsphere_agent.providers.chroma_store import ChromaStore
 from chatsphere_agent.providers.extractive import ExtractiveAnswerer
-from chatsphere_agent.providers.factory import build_chat_model, build_providers, build_vector_store
+from chatsphere_agent.providers.factory import (
+    build_chat_model,
+    build_lexical_index,
+    build_providers,
+    build_vector_store,
+)
 from chatsphere_agent.providers.openai_compatible import OpenAICompatibleChatModel
+from chatsphere_agent.providers.sqlite_lexical import SqliteLexicalIndex
 from chatsphere_agent.tests.conftest import SettingsFactory
 from chatsphere_agent.tests.fakes import FixedDimensionStore, RecordingEmbeddings
 
@@ -45,6 +51,13 @@ def test_without_keys_the_embedded_implementations_are_built(make_settings: Sett
 
     assert isinstance(build_vector_store(settings), ChromaStore)
     assert isinstance(build_chat_model(settings), ExtractiveAnswerer)
+    assert isinstance(build_lexical_index(settings), SqliteLexicalIndex)
+
+
+def test_beside_pinecone_retrieval_is_dense_only(make_settings: SettingsFactory) -> None:
+    settings = make_settings(pinecone_api_key="pc-test-key", pinecone_index="chatsphere")
+
+    assert build_lexical_index(settings) is None
 
 
 def test_an_llm_base_url_builds_the_openai_compatible_model(make_settings: SettingsFactory) -> None:

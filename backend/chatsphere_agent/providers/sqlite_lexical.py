@@ -1,0 +1,181 @@
+# S608: table names come from a bot id checked against _BOT_ID (a UUID); every value is a bound parameter.
+# ruff: noqa: S608
+"""Embedded lexical index: SQLite FTS5 with its BM25 ranking, one file under AGENT_DATA_DIR.
+
+Each bot has its own pair of tables, so BM25's statistics (document frequencies, average length) are the
+bot's own and dropping a bot is one DROP TABLE. A plain table holds the chunks with an index on
+(document_id, chunk_index), so replacing or deleting a document's chunks never scans the bot's other
+chunks; an external-content FTS5 table kept in step by triggers indexes the document name and the chunk
+text as two columns, which lets BM25 weigh a match in the title apart from one in the body.
+
+Several agent processes may serve the same data directory: the database runs in WAL mode (readers never
+block, one writer at a time), every write is one IMMEDIATE transaction, and a connection waits up to
+BUSY_TIMEOUT_S for another process's write to finish. Each call opens its own connection, which costs
+microseconds and keeps threads and processes from sharing one.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chatsphere_agent.providers.base import ProviderError, RetrievedChunk
+
+if TYPE_CHECKING:
+    from chatsphere_agent.config import AgentSettings
+
+BUSY_TIMEOUT_S = 30.0
+_BOT_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
+# Words as FTS5's unicode61 tokenizer sees them; each is quoted in the MATCH expression, so no user text
+# is ever read as FTS5 query syntax (AND, NEAR, column filters, ...).
+_TOKEN = re.compile(r"\w+")
+MAX_QUERY_TERMS = 64
+
+
+class SqliteLexicalIndex:
+    """BM25 over each bot's chunks; `title_weight` scales a match in the document name against the body."""
+
+    def __init__(self, *, path: Path, title_weight: float = 1.0) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self._file = path / "lexical.sqlite3"
+        self.name = f"sqlite-fts5:{self._file}"
+        self._title_weight = title_weight
+        with self._connection() as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+
+    @classmethod
+    def from_settings(cls, settings: AgentSettings) -> SqliteLexicalIndex:
+        return cls(path=settings.lexical_dir, title_weight=settings.lexical_title_weight)
+
+    def upsert(
+        self,
+        *,
+        bot_id: str,
+        document_id: str,
+        chunks: Sequence[str],
+        document_name: str | None = None,
+        first_chunk_index: int = 0,
+        last_batch: bool = True,
+    ) -> int:
+        """Same contract as VectorStoreProvider.upsert: chunk i is the document's chunk first + i."""
+        chunks_table, fts_table = self._tables(bot_id)
+        end = first_chunk_index + len(chunks)
+        rows = [
+            (document_id, index, document_name or "", text)
+            for index, text in zip(range(first_chunk_index, end), chunks, strict=True)
+        ]
+        with self._connection() as connection, self._write(connection):
+            self._create(connection, chunks_table, fts_table)
+            # A last batch also clears whatever a longer earlier version left past its end.
+            stale_end = "" if last_batch else " AND chunk_index < ?"
+            connection.execute(
+                f"DELETE FROM {chunks_table} WHERE document_id = ? AND chunk_index >= ?{stale_end}",
+                (document_id, first_chunk_index) if last_batch else (document_id, first_chunk_index, end),
+            )
+            connection.executemany(
+                f"INSERT INTO {chunks_table} (document_id, chunk_index, title, body) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def query(self, *, bot_id: str, text: str, top_k: int) -> list[RetrievedChunk]:
+        """The bot's chunks sharing a word with `text`, best BM25 first; score -bm25 (higher is better)."""
+        chunks_table, fts_table = self._tables(bot_id)
+        terms = list(dict.fromkeys(token.lower() for token in _TOKEN.findall(text)))[:MAX_QUERY_TERMS]
+        if not terms:
+            return []
+        match = " OR ".join(f'"{term}"' for term in terms)
+        with self._connection() as connection:
+            if not self._exists(connection, chunks_table):
+                return []
+            rows = connection.execute(
+                f"SELECT c.document_id, c.chunk_index, c.body, bm25({fts_table}, ?, 1.0) AS rank "
+                f"FROM {fts_table} JOIN {chunks_table} AS c ON c.id = {fts_table}.rowid "
+                f"WHERE {fts_table} MATCH ? ORDER BY rank LIMIT ?",
+                (self._title_weight, match, top_k),
+            ).fetchall()
+        # FTS5's bm25() is negative, more negative being better; flip it so higher is more relevant.
+        return [
+            RetrievedChunk(
+                document_id=str(document), chunk_index=int(index), text=str(body), score=-float(rank)
+            )
+            for document, index, body, rank in rows
+        ]
+
+    def delete_document(self, *, bot_id: str, document_id: str) -> int:
+        chunks_table, _ = self._tables(bot_id)
+        with self._connection() as connection, self._write(connection):
+            if not self._exists(connection, chunks_table):
+                return 0
+            cursor = connection.execute(f"DELETE FROM {chunks_table} WHERE document_id = ?", (document_id,))
+            return cursor.rowcount
+
+    def delete_bot(self, *, bot_id: str) -> bool:
+        chunks_table, fts_table = self._tables(bot_id)
+        with self._connection() as connection, self._write(connection):
+            if not self._exists(connection, chunks_table):
+                return False
+            connection.execute(f"DROP TABLE {fts_table}")
+            connection.execute(f"DROP TABLE {chunks_table}")
+        return True
+
+    def _tables(self, bot_id: str) -> tuple[str, str]:
+        # Table names cannot be bound parameters; a bot id is a UUID, checked before it becomes a name.
+        if not _BOT_ID.match(bot_id):
+            raise ProviderError(f"not a bot id: {bot_id!r}", provider=self.name, retryable=False)
+        key = bot_id.replace("-", "").lower()
+        return f"chunks_{key}", f"fts_{key}"
+
+    @staticmethod
+    def _exists(connection: sqlite3.Connection, table: str) -> bool:
+        found = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        return found.fetchone() is not None
+
+    @staticmethod
+    def _create(connection: sqlite3.Connection, chunks_table: str, fts_table: str) -> None:
+        # One statement at a time inside the caller's transaction (executescript would commit it first),
+        # so no other process ever sees the tables without their triggers.
+        statements = (
+            f"CREATE TABLE IF NOT EXISTS {chunks_table} (id INTEGER PRIMARY KEY, document_id TEXT NOT NULL, "
+            "chunk_index INTEGER NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, "
+            "UNIQUE (document_id, chunk_index))",
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts_table} USING fts5(title, body, "
+            f"content='{chunks_table}', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
+            f"CREATE TRIGGER IF NOT EXISTS {chunks_table}_ai AFTER INSERT ON {chunks_table} BEGIN "
+            f"INSERT INTO {fts_table} (rowid, title, body) VALUES (new.id, new.title, new.body); END",
+            f"CREATE TRIGGER IF NOT EXISTS {chunks_table}_ad AFTER DELETE ON {chunks_table} BEGIN "
+            f"INSERT INTO {fts_table} ({fts_table}, rowid, title, body) "
+            "VALUES ('delete', old.id, old.title, old.body); END",
+        )
+        for statement in statements:
+            connection.execute(statement)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            # Autocommit mode: reads see the latest committed state; writes open their own transaction.
+            with closing(
+                sqlite3.connect(self._file, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            ) as connection:
+                yield connection
+        except sqlite3.OperationalError as exc:
+            # "database is locked" after the busy timeout, a full disk: temporary outages.
+            raise ProviderError(f"lexical index failed: {exc}", provider=self.name, retryable=True) from exc
+        except sqlite3.Error as exc:
+            raise ProviderError(f"lexical index failed: {exc}", provider=self.name, retryable=False) from exc
+
+    @staticmethod
+    @contextmanager
+    def _write(connection: sqlite3.Connection) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so two processes never both read-then-write and deadlock.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
