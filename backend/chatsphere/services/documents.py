@@ -26,6 +26,7 @@ from chatsphere.services.exceptions import (
     DocumentNotRetryableError,
     FileTooLargeError,
 )
+from chatsphere.tasks import ingest_document
 
 logger = logging.getLogger(__name__)
 
@@ -178,9 +179,6 @@ def _document_set_state(
 
 
 def _schedule_ingest(document: Document) -> None:
-    # Imported here: chatsphere.tasks imports this module.
-    from chatsphere.tasks import ingest_document
-
     document_id = document.id
 
     def enqueue() -> None:

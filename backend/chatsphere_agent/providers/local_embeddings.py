@@ -13,6 +13,7 @@ from chatsphere_agent.providers.base import ProviderError
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
 
+PROVIDER = "local"
 MODEL_NAME = "all-MiniLM-L6-v2"
 
 
@@ -25,7 +26,7 @@ def bundled_model_dir() -> Path:
 class LocalEmbeddings:
     """Loads the model once; `encode` is serialized because a HF fast tokenizer is not re-entrant."""
 
-    name = f"local:{MODEL_NAME}"
+    name = f"{PROVIDER}:{MODEL_NAME}"
 
     def __init__(self, *, model_dir: Path, batch_size: int) -> None:
         # The model is on disk inside the package: nothing may reach for the Hugging Face Hub.
@@ -36,7 +37,11 @@ class LocalEmbeddings:
         self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
         dimension = self._model.get_embedding_dimension()
         if dimension is None:
-            raise ProviderError(f"model at {model_dir} reports no embedding dimension", provider=self.name)
+            raise ProviderError.unusable(
+                provider=PROVIDER,
+                action=f"the model at {model_dir}",
+                detail="it reports no embedding dimension",
+            )
         self.dimension: int = dimension
         self._batch_size = batch_size
         self._lock = threading.Lock()
@@ -58,8 +63,8 @@ class LocalEmbeddings:
                     show_progress_bar=False,
                 )
         except (RuntimeError, ValueError) as exc:
-            raise ProviderError(
-                f"local embedding failed: {exc}", provider=self.name, retryable=False
+            raise ProviderError.unusable(
+                provider=PROVIDER, action="local embedding", detail=str(exc)
             ) from exc
         return [[float(value) for value in row] for row in vectors.tolist()]
 
