@@ -1,5 +1,5 @@
 # The two commands a new machine needs are `make run` and `make test`; everything else is a shortcut.
-.PHONY: run test demo bench bench-agent eval load lint format record-cassettes bootstrap
+.PHONY: run test demo bench bench-agent eval load fuzz-deep lint format record-cassettes bootstrap
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -30,6 +30,10 @@ eval:
 
 load: bootstrap
 	.venv-tox/bin/tox -e load
+
+# The fuzz env with 200 examples per operation instead of CI's budget (fuzz/FINDINGS.md has its figures).
+fuzz-deep: bootstrap
+	FUZZ_MAX_EXAMPLES=200 .venv-tox/bin/tox -e fuzz
 
 lint: bootstrap
 	.venv-tox/bin/tox -e lint

@@ -5,8 +5,9 @@ extractive answerer) and Django under gunicorn on a fresh SQLite file, both buil
 generated secrets. Two users register; the first one's JWT authenticates the run, the second one's
 (FUZZ_PEER_TOKEN) lets fuzz.checks.owner_only_access replay every successful request on an object as a
 stranger. Every check runs (`--checks all`), stateful phase included; how many examples, the seed and the
-per-operation expectations come from fuzz/schemathesis.toml alone. Prints each service's verdict and time,
-stops every process it started however it ends, and exits non-zero when either run found anything.
+per-operation expectations come from fuzz/schemathesis.toml, the examples per operation from FUZZ_MAX_EXAMPLES
+when it is set (`make fuzz-deep`). Prints each service's verdict and time, stops every process it started
+however it ends, and exits non-zero when either run found anything.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from types import FrameType
 import httpx
 
 from fuzz.checks import PEER_TOKEN_ENV
-from fuzz.config import CONFIG_PATH
+from fuzz.config import CONFIG_PATH, max_examples_override
 from tests.e2e.stack import BIN, REPO, AgentServer, DjangoServer, stack_environment
 from testsupport.processes import ProcessError
 
@@ -51,6 +52,8 @@ def main() -> int:
                 database_url=_sqlite_url(state_dir / "chatsphere.sqlite3"), state_dir=state_dir
             )
             env["CHAT_THROTTLE_RATE"] = UNTHROTTLED_CHAT_RATE
+            # register_create hashes a password per example: PBKDF2's deliberate cost buys the fuzzer nothing.
+            env["DJANGO_FAST_PASSWORD_HASHER"] = "true"  # noqa: S105 - a switch, not a password
             env["LOG_LEVEL"] = "WARNING"
             log_dir = state_dir / "logs"
             agent = AgentServer(env=env, log_dir=log_dir)
@@ -125,6 +128,9 @@ def _fuzz(service: str, *, schema: str, base_url: str, token: str, env: Mapping[
         "--checks=all",
         f"--header=Authorization: Bearer {token}",
     ]
+    max_examples = max_examples_override()
+    if max_examples is not None:
+        command.append(f"--max-examples={max_examples}")
     print(f"\n==> schemathesis on the {service}: {schema}", flush=True)
     started = time.monotonic()
     exit_code = _run(command, env=env)

@@ -26,8 +26,15 @@ MAX_HISTORY_TURNS = 50
 MAX_SEARCH_TOP_K = 50
 MAX_DOCUMENT_NAME_CHARS = 255
 
+# "Has a character that is not whitespace", spelled so that the schema's readers (ECMA-262 regexes, as JSON
+# Schema says) and pydantic (Unicode White_Space) agree: ECMA's \s lacks U+0085 and has U+FEFF, Unicode's
+# the reverse, so a bare \S let the fuzzer send a chunk of one U+0085 that the schema allowed and pydantic
+# refused.
+NOT_BLANK = r"[^\s\u0085\ufeff]"
+
 ChunkText = Annotated[
-    str, StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_CHUNK_CHARS, pattern=r"\S")
+    str,
+    StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_CHUNK_CHARS, pattern=NOT_BLANK),
 ]
 
 
@@ -41,7 +48,7 @@ def _reject_non_numbers(value: object) -> object:
 # pydantic would read them as 1 and 0.5.
 _only_json_numbers = BeforeValidator(_reject_non_numbers)
 
-MessageText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=r"\S")]
+MessageText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=NOT_BLANK)]
 
 
 class _Strict(BaseModel):

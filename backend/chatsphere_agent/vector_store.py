@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from chatsphere_agent.providers.base import (
     EmbeddingsProvider,
     LexicalIndexProvider,
-    ProviderError,
     VectorStoreProvider,
+    check_vectors,
 )
 
 
@@ -20,12 +20,9 @@ def _embed_in_batches(
     for start in range(0, len(chunks), batch_size):
         batch = chunks[start : start + batch_size]
         batch_vectors = embeddings.embed_documents(batch)
-        if len(batch_vectors) != len(batch) or any(len(v) != embeddings.dimension for v in batch_vectors):
-            raise ProviderError(
-                f"expected {len(batch)} vectors of dimension {embeddings.dimension}",
-                provider=embeddings.name,
-                retryable=False,
-            )
+        check_vectors(
+            batch_vectors, expected_count=len(batch), dimension=embeddings.dimension, provider=embeddings.name
+        )
         vectors.extend(batch_vectors)
     return vectors
 

@@ -121,6 +121,17 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Test suites hash thousands of throwaway passwords, and PBKDF2's deliberate cost buys them nothing
+# (cookiecutter-django's test settings make the same swap); tox.ini sets it for the suites that do. A server
+# that answers on a public host name never may.
+if env.bool("DJANGO_FAST_PASSWORD_HASHER", default=False):
+    if not set(ALLOWED_HOSTS) <= LOCAL_HOSTS:
+        raise ImproperlyConfigured(
+            "DJANGO_FAST_PASSWORD_HASHER is for test runs on localhost, "
+            f"not DJANGO_ALLOWED_HOSTS={ALLOWED_HOSTS}."
+        )
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

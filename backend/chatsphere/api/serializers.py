@@ -77,17 +77,27 @@ class UserSerializer(serializers.ModelSerializer[Any]):
         read_only_fields = fields
 
 
-NO_NUL_CHARACTER = RegexValidator(r"^[^\u0000]+$", "Null characters are not allowed.", code="null_characters")
+NO_NUL_PATTERN = r"^[^\u0000]+$"
+NO_NUL_CHARACTER = RegexValidator(NO_NUL_PATTERN, "Null characters are not allowed.", code="null_characters")
+# What DRF's trimming strips (Python's str.isspace()), spelled out: the schema's readers use ECMA-262 regexes,
+# whose \s is another set (it lacks U+001C-U+001F and U+0085, and has U+FEFF).
+_STRIPPED = r"\t\n\v\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK_PATTERN = rf"^[^\u0000]*[^\u0000{_STRIPPED}][^\u0000]*$"
+NOT_BLANK_NO_NUL = RegexValidator(NOT_BLANK_PATTERN, "This field may not be blank.", code="blank")
 
 
 class StrictCharField(serializers.CharField):
     """Only a JSON string: DRF's CharField also takes numbers (`0` becomes "0"), which the schema forbids.
 
-    DRF refuses NUL characters in every CharField; NO_NUL_CHARACTER makes the schema say so (a pattern).
+    DRF refuses NUL characters in every CharField, and a trimmed field that may not be blank refuses one of
+    only whitespace; the validator's pattern makes the schema say so (found by schemathesis: `"name": "\\r"`
+    was schema-valid and a 400).
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs["validators"] = [*kwargs.get("validators", ()), NO_NUL_CHARACTER]
+        trimmed_and_required = kwargs.get("trim_whitespace", True) and not kwargs.get("allow_blank", False)
+        pattern = NOT_BLANK_NO_NUL if trimmed_and_required else NO_NUL_CHARACTER
+        kwargs["validators"] = [*kwargs.get("validators", ()), pattern]
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:

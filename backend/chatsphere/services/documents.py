@@ -29,6 +29,7 @@ from chatsphere.services.exceptions import (
     DocumentNotRetryableError,
     FileTooLargeError,
 )
+from chatsphere.tasks import ingest_document
 
 logger = logging.getLogger(__name__)
 
@@ -238,9 +239,6 @@ def _document_set_state(
 
 
 def _schedule_ingest(document: Document) -> None:
-    # Imported here: chatsphere.tasks imports this module.
-    from chatsphere.tasks import ingest_document
-
     document_id, bot_id = document.id, document.bot_id
 
     def enqueue() -> None:

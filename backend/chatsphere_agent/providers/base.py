@@ -19,12 +19,70 @@ MAX_BACKOFF_FACTOR = 8
 
 
 class ProviderError(Exception):
-    """A dependency (Gemini, Pinecone, the local model, the disk) failed; maps to HTTP 502/503."""
+    """A dependency (Gemini, Pinecone, the local model, the disk) failed; maps to HTTP 502/503.
+
+    Retryable (503) when waiting can help: an outage, overload, a timeout, an unreachable server, a status in
+    RETRYABLE_STATUS_CODES. Not retryable (502) when the provider refused the request or answered with
+    something the agent cannot use. The classmethods below are the one way to build each kind.
+    """
 
     def __init__(self, message: str, *, provider: str, retryable: bool = True) -> None:
         super().__init__(message)
-        self.provider = provider
+        # The provider's family ("gemini", "pinecone", "chroma", "openai", "local"), also when handed a full
+        # provider name ("chroma:/var/agent/chroma"): clients see one name per provider, never a path.
+        self.provider = provider.partition(":")[0]
         self.retryable = retryable
+
+    @classmethod
+    def from_status(
+        cls, *, provider: str, action: str, status: int, reason: str | None = None
+    ) -> ProviderError:
+        """An HTTP error reply still failing after the client's own retries."""
+        return cls(
+            f"{action} failed: HTTP {status} {reason or ''}".rstrip(),
+            provider=provider,
+            retryable=status in RETRYABLE_STATUS_CODES,
+        )
+
+    @classmethod
+    def unavailable(cls, *, provider: str, action: str, detail: str) -> ProviderError:
+        """No usable reply yet: a timeout, a refused or dropped connection, a locked or full disk."""
+        return cls(f"{action} is unavailable ({detail})", provider=provider, retryable=True)
+
+    @classmethod
+    def unusable(cls, *, provider: str, action: str, detail: str) -> ProviderError:
+        """A reply, or a request, the agent cannot use: retrying the same call would fail the same way."""
+        return cls(f"{action}: {detail}", provider=provider, retryable=False)
+
+
+def answer_text(text: str, *, provider: str, detail: str = "") -> str:
+    """The model's answer, stripped; an empty one (a filtered or truncated reply) is an unusable reply."""
+    stripped = text.strip()
+    if not stripped:
+        raise ProviderError.unusable(
+            provider=provider, action="chat", detail=f"no answer text{f' ({detail})' if detail else ''}"
+        )
+    return stripped
+
+
+def check_vectors(
+    vectors: Sequence[Sequence[float]], *, expected_count: int, dimension: int, provider: str
+) -> None:
+    """An embeddings reply holds one vector of the model's dimension per text, or it is unusable."""
+    if len(vectors) != expected_count or any(len(vector) != dimension for vector in vectors):
+        raise ProviderError.unusable(
+            provider=provider,
+            action="embedding",
+            detail=f"{len(vectors)} vectors for {expected_count} texts, not all of dimension {dimension}",
+        )
+
+
+def check_upsert(chunks: Sequence[str], vectors: Sequence[Sequence[float]], *, provider: str) -> None:
+    """Every store refuses chunks and vectors that do not pair up, before it writes anything."""
+    if len(chunks) != len(vectors):
+        raise ProviderError.unusable(
+            provider=provider, action="upsert", detail=f"{len(chunks)} chunks but {len(vectors)} vectors"
+        )
 
 
 @dataclass(frozen=True, slots=True)

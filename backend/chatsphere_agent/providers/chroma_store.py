@@ -24,11 +24,12 @@ from chromadb.base_types import LiteralValue, LogicalOperator, Where, WhereOpera
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 
-from chatsphere_agent.providers.base import ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import ProviderError, RetrievedChunk, check_upsert
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
 
+PROVIDER = "chroma"
 _DIMENSION_KEY = "embedding_dimension"
 # A wider HNSW search list than Chroma's default (ef 100): on embedded text it measured recall@5 1.000 at
 # 10k and 0.990 at 100k chunks (scripts/bench_agent.py, docs/benchmarks.md), for ~2 ms p50 per query.
@@ -42,7 +43,7 @@ def chunk_id(document_id: str, chunk_index: int) -> str:
 class ChromaStore:
     def __init__(self, *, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        self.name = f"chroma:{path}"
+        self.name = f"{PROVIDER}:{path}"
         self._client: ClientAPI = chromadb.PersistentClient(
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         )
@@ -75,10 +76,7 @@ class ChromaStore:
         first_chunk_index: int = 0,
         last_batch: bool = True,
     ) -> int:
-        if len(chunks) != len(vectors):
-            raise ProviderError(
-                f"{len(chunks)} chunks but {len(vectors)} vectors", provider=self.name, retryable=False
-            )
+        check_upsert(chunks, vectors, provider=PROVIDER)
         if not chunks:
             return 0
         indexes = range(first_chunk_index, first_chunk_index + len(chunks))
@@ -166,7 +164,7 @@ class ChromaStore:
         try:
             yield
         except (ChromaError, ValueError) as exc:
-            raise ProviderError(f"Chroma failed: {exc}", provider="chroma", retryable=False) from exc
+            raise ProviderError.unusable(provider=PROVIDER, action="Chroma", detail=str(exc)) from exc
         except (OSError, sqlite3.Error) as exc:
             # A full disk or a locked database file can clear up; report it as a temporary outage.
-            raise ProviderError(f"Chroma failed: {exc}", provider="chroma", retryable=True) from exc
+            raise ProviderError.unavailable(provider=PROVIDER, action="Chroma", detail=str(exc)) from exc

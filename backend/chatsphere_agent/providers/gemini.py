@@ -30,6 +30,8 @@ from chatsphere_agent.providers.base import (
     ModelAnswer,
     ProviderError,
     RetrievedChunk,
+    answer_text,
+    check_vectors,
 )
 
 if TYPE_CHECKING:
@@ -84,20 +86,17 @@ def to_provider_error(error: Exception, *, action: str) -> ProviderError:
     """Classify what LangChain/google-genai raised once their retries are spent."""
     for cause in _causes(error):
         if isinstance(cause, genai_errors.APIError):
-            retryable = cause.code in RETRYABLE_STATUS_CODES
-            return ProviderError(
-                f"Gemini {action} failed: HTTP {cause.code} {cause.status or ''}".rstrip(),
-                provider=PROVIDER,
-                retryable=retryable,
+            return ProviderError.from_status(
+                provider=PROVIDER, action=f"Gemini {action}", status=cause.code, reason=cause.status
             )
-        if isinstance(cause, httpx.TimeoutException):
-            return ProviderError(f"Gemini {action} timed out", provider=PROVIDER, retryable=True)
-        if isinstance(cause, httpx.TransportError):
-            return ProviderError(f"Gemini {action} is unreachable", provider=PROVIDER, retryable=True)
-    return ProviderError(
-        f"Gemini {action} returned a reply the agent could not read ({type(error).__name__})",
+        if isinstance(cause, httpx.TransportError):  # timeouts included
+            return ProviderError.unavailable(
+                provider=PROVIDER, action=f"Gemini {action}", detail=type(cause).__name__
+            )
+    return ProviderError.unusable(
         provider=PROVIDER,
-        retryable=False,
+        action=f"Gemini {action}",
+        detail=f"a reply the agent could not read ({type(error).__name__})",
     )
 
 
@@ -140,7 +139,7 @@ class GeminiEmbeddings:
             )
         except Exception as error:
             raise to_provider_error(error, action="embedding") from error
-        self._check(vectors, expected_count=len(texts))
+        check_vectors(vectors, expected_count=len(texts), dimension=self.dimension, provider=PROVIDER)
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
@@ -150,17 +149,8 @@ class GeminiEmbeddings:
             )
         except Exception as error:
             raise to_provider_error(error, action="embedding") from error
-        self._check([vector], expected_count=1)
+        check_vectors([vector], expected_count=1, dimension=self.dimension, provider=PROVIDER)
         return vector
-
-    def _check(self, vectors: Sequence[Sequence[float]], *, expected_count: int) -> None:
-        if len(vectors) != expected_count or any(len(vector) != self.dimension for vector in vectors):
-            raise ProviderError(
-                f"Gemini embedding returned {len(vectors)} vectors for {expected_count} texts, "
-                f"not all of dimension {self.dimension}",
-                provider=PROVIDER,
-                retryable=False,
-            )
 
 
 class GeminiChatModel:
@@ -231,13 +221,7 @@ class GeminiChatModel:
 
     @staticmethod
     def _to_answer(reply: AIMessage, *, requested_model: str) -> ModelAnswer:
-        text = reply.text.strip()
-        if not text:
-            finish_reason = reply.response_metadata.get("finish_reason", "unknown")
-            raise ProviderError(
-                f"Gemini chat returned no answer text (finish reason {finish_reason})",
-                provider=PROVIDER,
-                retryable=False,
-            )
+        finish_reason = reply.response_metadata.get("finish_reason", "unknown")
+        text = answer_text(reply.text, provider=PROVIDER, detail=f"finish reason {finish_reason}")
         answered_by = reply.response_metadata.get("model_name") or requested_model
         return ModelAnswer(text=text, model=str(answered_by))

@@ -14,6 +14,7 @@ from chatsphere_agent.providers.embedding_scheduler import QueryFirstScheduler
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
 
+PROVIDER = "local"
 MODEL_NAME = "all-MiniLM-L6-v2"
 _T = TypeVar("_T")
 
@@ -31,7 +32,7 @@ class LocalEmbeddings:
     queries before document slices, so a chat never waits for a whole ingestion batch.
     """
 
-    name = f"local:{MODEL_NAME}"
+    name = f"{PROVIDER}:{MODEL_NAME}"
 
     def __init__(self, *, model_dir: Path, slice_size: int, max_query_batch: int) -> None:
         # The model is on disk inside the package: nothing may reach for the Hugging Face Hub.
@@ -42,7 +43,11 @@ class LocalEmbeddings:
         self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
         dimension = self._model.get_embedding_dimension()
         if dimension is None:
-            raise ProviderError(f"model at {model_dir} reports no embedding dimension", provider=self.name)
+            raise ProviderError.unusable(
+                provider=PROVIDER,
+                action=f"the model at {model_dir}",
+                detail="it reports no embedding dimension",
+            )
         self.dimension: int = dimension
         self._scheduler = QueryFirstScheduler(
             encode=self._encode, slice_size=slice_size, max_query_batch=max_query_batch, name=self.name
@@ -76,6 +81,6 @@ class LocalEmbeddings:
         try:
             return result.result()
         except (RuntimeError, ValueError) as exc:
-            raise ProviderError(
-                f"local embedding failed: {exc}", provider=self.name, retryable=False
+            raise ProviderError.unusable(
+                provider=PROVIDER, action="local embedding", detail=str(exc)
             ) from exc

@@ -15,7 +15,13 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from chatsphere_agent.prompts import build_chat_messages
-from chatsphere_agent.providers.base import HistoryTurn, ModelAnswer, ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import (
+    HistoryTurn,
+    ModelAnswer,
+    ProviderError,
+    RetrievedChunk,
+    answer_text,
+)
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
@@ -24,24 +30,24 @@ if TYPE_CHECKING:
 _KEY_FOR_KEYLESS_SERVERS = "no-key-required"
 
 
-def provider_error_from_openai(exc: openai.OpenAIError, *, provider: str) -> ProviderError:
+PROVIDER = "openai"
+
+
+def provider_error_from_openai(exc: openai.OpenAIError) -> ProviderError:
     if isinstance(exc, openai.APIConnectionError):  # includes timeouts
-        return ProviderError(f"cannot reach the LLM server: {exc}", provider=provider, retryable=True)
+        return ProviderError.unavailable(provider=PROVIDER, action="the LLM server", detail=str(exc))
     if isinstance(exc, openai.APIStatusError):
-        retryable = exc.status_code == 429 or exc.status_code >= 500
-        return ProviderError(
-            f"the LLM server answered {exc.status_code}: {exc.message}",
-            provider=provider,
-            retryable=retryable,
+        return ProviderError.from_status(
+            provider=PROVIDER, action="the LLM call", status=exc.status_code, reason=exc.message
         )
-    return ProviderError(f"the LLM call failed: {exc}", provider=provider, retryable=False)
+    return ProviderError.unusable(provider=PROVIDER, action="the LLM call", detail=str(exc))
 
 
 class OpenAICompatibleChatModel:
     def __init__(self, *, chat_model: BaseChatModel, default_model: str) -> None:
         self._chat_model = chat_model
         self._default_model = default_model
-        self.name = f"openai:{default_model}"
+        self.name = f"{PROVIDER}:{default_model}"
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> OpenAICompatibleChatModel:
@@ -77,8 +83,7 @@ class OpenAICompatibleChatModel:
         try:
             reply = runnable.invoke(messages)
         except openai.OpenAIError as exc:
-            raise provider_error_from_openai(exc, provider=self.name) from exc
-        text = reply.text.strip()
-        if not text:
-            raise ProviderError("the LLM returned an empty answer", provider=self.name, retryable=True)
-        return ModelAnswer(text=text, model=model or self._default_model)
+            raise provider_error_from_openai(exc) from exc
+        return ModelAnswer(
+            text=answer_text(reply.text, provider=PROVIDER), model=model or self._default_model
+        )

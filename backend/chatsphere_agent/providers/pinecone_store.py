@@ -28,6 +28,7 @@ from chatsphere_agent.providers.base import (
     RETRYABLE_STATUS_CODES,
     ProviderError,
     RetrievedChunk,
+    check_upsert,
 )
 
 if TYPE_CHECKING:
@@ -133,8 +134,7 @@ class PineconeStore:
         first_chunk_index: int = 0,
         last_batch: bool = True,
     ) -> int:
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        check_upsert(chunks, vectors, provider=PROVIDER)
         records = [
             {
                 "id": vector_id(document_id, index),
@@ -188,10 +188,10 @@ class PineconeStore:
                 for document, score in matches
             ]
         except (KeyError, TypeError, ValueError) as error:
-            raise ProviderError(
-                "Pinecone returned a match without the agent's metadata (document_id, chunk_index)",
+            raise ProviderError.unusable(
                 provider=PROVIDER,
-                retryable=False,
+                action="Pinecone query",
+                detail="a match without the agent's metadata (document_id, chunk_index)",
             ) from error
 
     def delete_document(self, *, bot_id: str, document_id: str) -> int:
@@ -240,11 +240,10 @@ class PineconeStore:
                     "describe index", lambda: self._client.describe_index(self._index_name)
                 )
                 if description.metric != REQUIRED_METRIC:
-                    raise ProviderError(
-                        f"Pinecone index {self._index_name!r} uses the {description.metric} metric; "
-                        f"the agent needs {REQUIRED_METRIC}",
+                    raise ProviderError.unusable(
                         provider=PROVIDER,
-                        retryable=False,
+                        action=f"Pinecone index {self._index_name!r}",
+                        detail=f"uses the {description.metric} metric; the agent needs {REQUIRED_METRIC}",
                     )
                 store = PineconeVectorStore(
                     index=self._client.Index(host=description.host),
@@ -261,21 +260,18 @@ class PineconeStore:
         try:
             return operation()
         except PineconeApiException as error:
-            status = error.status
-            raise ProviderError(
-                f"Pinecone {action} failed: HTTP {status} {error.reason or ''}".rstrip(),
-                provider=PROVIDER,
-                retryable=status in RETRYABLE_STATUS_CODES,
+            raise ProviderError.from_status(
+                provider=PROVIDER, action=f"Pinecone {action}", status=error.status, reason=error.reason
             ) from error
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             # The client's model validation and JSON decoding raise these (pinecone's own subclasses
             # included) for a reply that does not have the documented shape.
-            raise ProviderError(
-                f"Pinecone {action} returned a reply the agent could not read ({type(error).__name__})",
+            raise ProviderError.unusable(
                 provider=PROVIDER,
-                retryable=False,
+                action=f"Pinecone {action}",
+                detail=f"a reply the agent could not read ({type(error).__name__})",
             ) from error
         except (Urllib3Error, PineconeException, OSError) as error:
-            raise ProviderError(
-                f"Pinecone {action} failed: {type(error).__name__}", provider=PROVIDER, retryable=True
+            raise ProviderError.unavailable(
+                provider=PROVIDER, action=f"Pinecone {action}", detail=type(error).__name__
             ) from error

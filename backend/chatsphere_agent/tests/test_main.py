@@ -14,7 +14,7 @@ from chatsphere_agent.main import create_app
 from chatsphere_agent.providers.base import ProviderError
 from chatsphere_agent.providers.extractive import NOTHING_FOUND
 from chatsphere_agent.providers.factory import Providers
-from chatsphere_agent.schemas import MAX_CHUNK_INDEX, MAX_CHUNKS_PER_REQUEST
+from chatsphere_agent.schemas import MAX_CHUNK_INDEX, MAX_CHUNKS_PER_REQUEST, NOT_BLANK
 from chatsphere_agent.tests.conftest import SERVICE_TOKEN, client_for
 from chatsphere_agent.tests.factories import chat_payload, embed_payload
 from chatsphere_agent.tests.fakes import (
@@ -311,6 +311,18 @@ class TestValidation:
         body = response.json()
         assert_error_shape(body, "validation_error")
         assert body["error"]["details"][0]["loc"][:2] == ["body", "chunks"]
+
+    @pytest.mark.parametrize("blank", ["\u0085", "\ufeff", "\u00a0", "\u2028", "\u3000"])
+    def test_a_chunk_or_message_of_whitespace_in_either_regex_dialect_is_422_as_the_schema_says(
+        self, client: TestClient, blank: str
+    ) -> None:
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+        chunk = client.post("/embed_and_store", json=embed_payload(chunks=["fine", blank * 2]))
+        message = client.post("/chat", json=chat_payload(message=blank))
+
+        assert (chunk.status_code, message.status_code) == (422, 422)
+        assert schema["EmbedRequest"]["properties"]["chunks"]["items"]["pattern"] == NOT_BLANK
+        assert schema["ChatRequest"]["properties"]["message"]["pattern"] == NOT_BLANK
 
     def test_more_chunks_than_one_request_allows_are_422(self, client: TestClient) -> None:
         chunks = [f"chunk {index}" for index in range(MAX_CHUNKS_PER_REQUEST + 1)]

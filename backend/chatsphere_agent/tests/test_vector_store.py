@@ -47,7 +47,7 @@ def test_a_provider_returning_the_wrong_vectors_is_a_provider_error() -> None:
         def embed_documents(self, texts: object) -> list[list[float]]:
             return [[1.0, 0.0]]
 
-    with pytest.raises(ProviderError, match="expected 2 vectors of dimension 4"):
+    with pytest.raises(ProviderError, match="1 vectors for 2 texts, not all of dimension 4"):
         embed_and_store_chunks(
             embeddings=ShortEmbeddings(),
             vector_store=FixedDimensionStore(dimension=4),

@@ -17,7 +17,8 @@ def load_settings(**overrides: str) -> subprocess.CompletedProcess[str]:
     environment.update(overrides)
     probe = (
         "import json; from config import settings as s; "
-        "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'media': str(s.MEDIA_ROOT)}))"
+        "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'media': str(s.MEDIA_ROOT), "
+        "'hasher': getattr(s, 'PASSWORD_HASHERS', ['default'])[0]}))"
     )
     return subprocess.run(
         [sys.executable, "-c", probe],
@@ -99,3 +100,29 @@ def test_the_default_sqlite_database_is_set_up_for_concurrent_chats(tmp_path: Pa
         "synchronous": 1,
         "mode": "IMMEDIATE",
     }
+
+
+def test_the_fast_password_hasher_is_for_local_test_servers_only() -> None:
+    public = load_settings(
+        DJANGO_SECRET_KEY=SAFE_KEY,
+        DJANGO_FAST_PASSWORD_HASHER="true",
+        DJANGO_ALLOWED_HOSTS="chatsphere.example.com",
+        AGENT_BACKEND="memory",
+    )
+    local = load_settings(
+        DJANGO_SECRET_KEY=SAFE_KEY, DJANGO_FAST_PASSWORD_HASHER="true", AGENT_BACKEND="memory"
+    )
+
+    assert public.returncode != 0
+    assert "for test runs on localhost" in public.stderr
+    assert local.returncode == 0, local.stderr
+
+
+def test_passwords_keep_djangos_hashers_unless_the_fast_one_is_asked_for() -> None:
+    default = load_settings(DJANGO_SECRET_KEY=SAFE_KEY, AGENT_BACKEND="memory")
+    fast = load_settings(
+        DJANGO_SECRET_KEY=SAFE_KEY, DJANGO_FAST_PASSWORD_HASHER="true", AGENT_BACKEND="memory"
+    )
+
+    assert json.loads(default.stdout)["hasher"] == "default", default.stderr
+    assert json.loads(fast.stdout)["hasher"] == "django.contrib.auth.hashers.MD5PasswordHasher", fast.stderr

@@ -1,5 +1,8 @@
+import re
+
 import pytest
 
+from chatsphere.api.serializers import NO_NUL_PATTERN, NOT_BLANK_PATTERN
 from chatsphere.models import Bot
 from chatsphere.tests.factories import BotFactory
 from chatsphere.tests.helpers import assert_error
@@ -73,7 +76,20 @@ def test_the_schema_says_text_fields_refuse_null_characters(api, client, field):
     assert {detail["field"] for detail in error["details"]} == {field}
     described = schema["properties"][field]
     patterns = {branch.get("pattern") for branch in described.get("oneOf", [described])}
-    assert "^[^\\u0000]+$" in patterns
+    assert patterns & {NO_NUL_PATTERN, NOT_BLANK_PATTERN}
+
+
+@pytest.mark.parametrize("blank", ["\r", " \u0085 ", "\u001c", "\u3000"])
+def test_a_name_of_only_whitespace_is_refused_as_the_schema_says(api, client, blank):
+    # Found by schemathesis at CI's budget (issue 14): `"name": "\r"` passed the schema's NUL-only pattern,
+    # then DRF trimmed it to "" and refused it.
+    response = api.post("/api/bots/", {"name": blank}, format="json")
+    schema = client.get("/api/schema/?format=json").json()["components"]["schemas"]["BotRequest"]
+
+    error = assert_error(response, 400, "validation_error")
+    assert {detail["field"] for detail in error["details"]} == {"name"}
+    assert schema["properties"]["name"]["pattern"] == NOT_BLANK_PATTERN
+    assert re.fullmatch(NOT_BLANK_PATTERN, blank) is None
 
 
 def test_an_integer_is_a_valid_temperature(api):
@@ -118,3 +134,12 @@ def test_non_uuid_id_is_404(api):
 
 def test_unsupported_method_is_405_in_the_error_shape(api):
     assert_error(api.put("/api/bots/", {}, format="json"), 405, "method_not_allowed")
+
+
+def test_the_not_blank_pattern_refuses_exactly_what_drf_trims_to_nothing():
+    pattern = re.compile(NOT_BLANK_PATTERN)
+    characters = (chr(point) for point in range(1, 0x110000))
+
+    disagreeing = [hex(ord(c)) for c in characters if (pattern.fullmatch(c) is None) != (c.strip() == "")]
+
+    assert disagreeing == []

@@ -1,3 +1,5 @@
+"""ChromaStore: the shared vector-store conformance suite, then what only the embedded store does."""
+
 from __future__ import annotations
 
 import uuid
@@ -5,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from chatsphere_agent.providers.base import VectorStoreProvider
 from chatsphere_agent.providers.chroma_store import ChromaStore
+from chatsphere_agent.tests.providers.vector_store_conformance import VectorStoreConformance
 
 
 def unit(*components: float) -> list[float]:
@@ -17,24 +21,15 @@ def store(tmp_path: Path) -> ChromaStore:
     return ChromaStore(path=tmp_path / "chroma")
 
 
+class TestChromaConformance(VectorStoreConformance):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> VectorStoreProvider:
+        return ChromaStore(path=tmp_path / "chroma")
+
+
 @pytest.fixture
 def bot_id() -> str:
     return str(uuid.uuid4())
-
-
-def test_query_scores_are_cosine_similarity_best_first(store: ChromaStore, bot_id: str) -> None:
-    store.upsert(
-        bot_id=bot_id,
-        document_id="doc",
-        chunks=["x", "y", "xy"],
-        vectors=[unit(1, 0, 0), unit(0, 1, 0), unit(0.6, 0.8, 0)],
-    )
-
-    results = store.query(bot_id=bot_id, vector=unit(1, 0, 0), top_k=3)
-
-    assert [(r.text, r.chunk_index) for r in results] == [("x", 0), ("xy", 2), ("y", 1)]
-    assert [r.score for r in results] == pytest.approx([1.0, 0.6, 0.0], abs=1e-5)
-    assert {r.document_id for r in results} == {"doc"}
 
 
 def test_metadata_carries_bot_document_index_and_text(store: ChromaStore, bot_id: str) -> None:
@@ -110,17 +105,6 @@ def test_upserts_larger_than_chromas_batch_limit(store: ChromaStore, bot_id: str
 
     assert (stored, shorter) == (5, 1)
     assert store.delete_document(bot_id=bot_id, document_id="doc") == 1
-
-
-def test_bots_are_isolated(store: ChromaStore) -> None:
-    first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    store.upsert(bot_id=first, document_id="doc-1", chunks=["one"], vectors=[unit(1, 0)])
-    store.upsert(bot_id=second, document_id="doc-2", chunks=["two"], vectors=[unit(1, 0)])
-
-    assert [r.document_id for r in store.query(bot_id=first, vector=unit(1, 0), top_k=5)] == ["doc-1"]
-    assert store.delete_document(bot_id=first, document_id="doc-2") == 0
-    assert store.delete_bot(bot_id=first) is True
-    assert [r.document_id for r in store.query(bot_id=second, vector=unit(1, 0), top_k=5)] == ["doc-2"]
 
 
 def test_unknown_bots_are_empty_not_errors(store: ChromaStore, bot_id: str) -> None:

@@ -81,7 +81,9 @@ def test_a_request_may_pick_its_own_model_and_temperature_on_the_same_client() -
     assert sent[1]["model"] == "llama3.2"
 
 
-@pytest.mark.parametrize(("status", "retryable"), [(503, True), (429, True), (404, False), (400, False)])
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(503, True), (429, True), (501, False), (404, False), (400, False)]
+)
 def test_server_errors_become_provider_errors(status: int, retryable: bool) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, json={"error": {"message": "nope"}})
@@ -101,4 +103,15 @@ def test_an_unreachable_server_is_retryable() -> None:
         ask(model_behind(handler))
 
     assert raised.value.retryable is True
-    assert raised.value.provider == "openai:llama3.2"
+    assert raised.value.provider == "openai"
+
+
+def test_an_empty_answer_is_an_unusable_reply_as_with_every_chat_model() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=completion("   "))
+
+    with pytest.raises(ProviderError) as raised:
+        ask(model_behind(handler))
+
+    assert (raised.value.provider, raised.value.retryable) == ("openai", False)
+    assert "no answer text" in str(raised.value)
