@@ -1,5 +1,5 @@
 # The two commands a new machine needs are `make run` and `make test`; everything else is a shortcut.
-.PHONY: run test demo bench load lint format record-cassettes bootstrap
+.PHONY: run test demo bench bench-llm load lint format record-cassettes bootstrap
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -17,6 +17,10 @@ demo:
 bench:
 	bash scripts/bootstrap.sh
 	HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False .venv/bin/python scripts/bench_agent.py
+
+# 100 simultaneous chats against the stand-in LLM (2 s per answer): through Django vs straight to the agent.
+bench-llm: bootstrap
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False .venv/bin/python scripts/bench_llm.py
 
 load: bootstrap
 	.venv-tox/bin/tox -e load

@@ -33,7 +33,8 @@ trap stop INT TERM EXIT
 
 (cd backend && exec ../.venv/bin/uvicorn chatsphere_agent.main:app --host 127.0.0.1 --port "$AGENT_PORT") &
 pids+=($!)
-(cd backend && exec ../.venv/bin/python manage.py runserver --noreload "127.0.0.1:${DJANGO_PORT}") &
+# Production's server: Django under ASGI, so a chat waiting on the LLM holds no worker.
+(cd backend && exec ../.venv/bin/uvicorn config.asgi:application --host 127.0.0.1 --port "$DJANGO_PORT") &
 pids+=($!)
 
 for _ in $(seq 1 120); do

@@ -69,6 +69,11 @@ class AgentSettings(BaseSettings):
     # First retry delay for Gemini/Pinecone 429/5xx/timeouts; doubles per attempt, capped at 8x.
     provider_retry_backoff_seconds: float = Field(default=0.5, gt=0, le=10)
     local_embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    # A blocking route (retrieval, a synchronous LLM call) holds a worker thread for the whole LLM call;
+    # AnyIO's default of 40 threads would queue the 41st concurrent chat behind a 2-second answer.
+    agent_worker_threads: int = Field(default=200, ge=1, le=2000)
+    # A `: heartbeat` comment after this many seconds without an event keeps proxies from closing a stream.
+    stream_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("agent_service_token")
     @classmethod

@@ -63,8 +63,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Serves the admin's and Swagger UI's static files from gunicorn too, with no separate web server.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Every middleware here is async-capable: a synchronous one would run each request on a thread of its
+    # own for its whole duration (static files are served by config/asgi.py instead).
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -75,6 +75,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
@@ -95,6 +96,17 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'chatsphere.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Under ASGI every request runs its ORM work on a thread of its own, so a persistent connection per thread
+# is a new connection per request; a pool hands them over instead. The async chat view returns its
+# connection between its database steps, so a chat never holds one across its LLM call.
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=20)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django requires it with a pool
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -117,8 +129,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
-# Serve static files straight from the installed apps, so gunicorn works without a collectstatic step.
-WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
@@ -153,7 +163,8 @@ AGENT_CONNECT_TIMEOUT_SECONDS = env.float("AGENT_CONNECT_TIMEOUT_SECONDS", defau
 AGENT_TIMEOUT_SECONDS = env.float("AGENT_TIMEOUT_SECONDS", default=60.0)
 if AGENT_CONNECT_TIMEOUT_SECONDS <= 0 or AGENT_TIMEOUT_SECONDS <= 0:
     raise ImproperlyConfigured("Agent timeouts must be positive.")
-AGENT_MAX_CONNECTIONS = env.int("AGENT_MAX_CONNECTIONS", default=20)
+# A chat in flight holds one connection for its whole LLM call: this bounds concurrent chats per process.
+AGENT_MAX_CONNECTIONS = env.int("AGENT_MAX_CONNECTIONS", default=200)
 
 # Celery: no broker → tasks run eagerly in-process (embedded run, tests).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"

@@ -1,6 +1,7 @@
-"""The product as the end-to-end suite runs it: the real agent (uvicorn) and the real Django (gunicorn).
+"""The product as the end-to-end suite runs it: the real agent and the real Django, both under uvicorn.
 
-    Django (gunicorn, PostgreSQL, Celery eager) ──HTTP──▶ agent (uvicorn, MiniLM + Chroma + extractive)
+    Django (uvicorn, ASGI, PostgreSQL, Celery eager) ──HTTP──▶ agent (uvicorn, MiniLM + Chroma + extractive,
+                                                                or the stand-in LLM via LLM_BASE_URL)
 
 Both read the same environment, built by `stack_environment`. The agent keeps its port for its whole life
 so that it can be stopped and started again behind Django's AGENT_SERVICE_URL (the outage test does).
@@ -55,7 +56,7 @@ def stack_environment(*, database_url: str, state_dir: Path) -> dict[str, str]:
         "MEDIA_ROOT": str(state_dir / "media"),
         "STATIC_ROOT": str(state_dir / "static"),
         "CELERY_BROKER_URL": "",  # no broker: ingestion runs in the request (Celery eager)
-        "REDIS_URL": "",  # in-process cache: one gunicorn worker counts the throttle on its own
+        "REDIS_URL": "",  # in-process cache: one Django worker counts the throttle on its own
         "CHAT_THROTTLE_RATE": "1000/min",  # the suite chats fast; throttling has its own tests
         "AGENT_BACKEND": "http",
         "LOG_LEVEL": "INFO",
@@ -80,6 +81,11 @@ class _Server:
 
     def running(self) -> bool:
         return self._process is not None and self._process.running()
+
+    def kill(self) -> None:
+        """SIGKILL, like a crash: in-flight requests and streams break off."""
+        if self._process is not None:
+            self._process.kill()
 
     def log_tail(self, lines: int) -> str:
         return self._process.log_tail(lines) if self._process is not None else "(never started)"
@@ -106,18 +112,14 @@ class AgentServer(_Server):
 
 
 class DjangoServer(_Server):
-    """Django under gunicorn (one worker, a few threads) on a free port, after `manage.py migrate`."""
+    """Django under uvicorn (ASGI, one worker, as production runs it) on a free port, after `migrate`."""
 
     name = "django"
 
     def start(self) -> None:
         self._migrate()
-        # WhiteNoise warns at start-up about a missing static folder; the API serves no static files.
-        Path(self._env["STATIC_ROOT"]).mkdir(parents=True, exist_ok=True)
-        command = [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-                   "--workers", "1", "--threads", "4", "--timeout", "120",
-                   # The default control socket is one path per machine user: parallel runs would share it.
-                   "--no-control-socket"]  # fmt: skip
+        command = [str(BIN / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--workers", "1", "--no-access-log"]  # fmt: skip
         self._process = ServerProcess(self.name, command, cwd=BACKEND, env=self._env, log_dir=self._log_dir)
         # An anonymous GET is a 401 once Django answers: proof that settings loaded and URLs resolve.
         self._process.wait_for_http(f"{self.url}/api/users/me/", timeout_s=DJANGO_START_TIMEOUT_S)

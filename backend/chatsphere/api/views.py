@@ -27,8 +27,6 @@ from chatsphere.api.serializers import (
     AccessTokenSerializer,
     BotFilterSerializer,
     BotSerializer,
-    ChatReplySerializer,
-    ChatRequestSerializer,
     ConversationCreateSerializer,
     ConversationDetailSerializer,
     ConversationSerializer,
@@ -42,10 +40,9 @@ from chatsphere.api.serializers import (
     TrainTextSerializer,
     UserSerializer,
 )
-from chatsphere.api.throttles import ChatRateThrottle
 from chatsphere.models import Bot, Conversation, Document
 from chatsphere.services.bots import bot_create, bot_delete, bot_update
-from chatsphere.services.conversations import conversation_create, conversation_delete, conversation_reply
+from chatsphere.services.conversations import conversation_create, conversation_delete
 from chatsphere.services.documents import (
     document_create_from_file,
     document_create_from_text,
@@ -296,21 +293,3 @@ class ConversationViewSet(
 
     def perform_destroy(self, instance: Conversation) -> None:
         conversation_delete(conversation=instance)
-
-    @extend_schema(
-        description="Send a message and get the bot's answer with its sources. The user's message is saved "
-        "first: when the AI service is down (503) it stays in the conversation and sending again works. "
-        "409 when the bot is inactive; 429 (with Retry-After) above CHAT_THROTTLE_RATE.",
-        request=ChatRequestSerializer,
-        responses={200: ChatReplySerializer, **errors(400, 401, 404, 409, 413, 415, 429, 502, 503)},
-    )
-    @action(detail=True, methods=["post"], throttle_classes=[ChatRateThrottle])
-    def chat(self, request: Request, pk: str | None = None) -> Response:
-        conversation = self.get_object()
-        serializer = ChatRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user_message, bot_message = conversation_reply(
-            conversation=conversation, message=serializer.validated_data["message"]
-        )
-        reply = ChatReplySerializer({"user_message": user_message, "bot_message": bot_message})
-        return Response(reply.data)

@@ -7,15 +7,18 @@ weighted by their chunk's retrieval score, ties broken by retrieval order then p
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from chatsphere_agent.providers.base import HistoryTurn, ModelAnswer, RetrievedChunk
+from chatsphere_agent.providers.base import AnswerDelta, AnswerRequest, ModelAnswer
 
 NOTHING_FOUND = "I couldn't find anything about that in this bot's documents."
 MAX_SENTENCES = 3
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# Streaming cuts the finished answer before the whitespace that follows a sentence's end, so the deltas
+# concatenate back to exactly the answer whatever segmentation produced it.
+_STREAM_CUT = re.compile(r"(?<=[.!?])(?=\s)")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s")
 _LIST_MARKER = re.compile(r"^(?:[-*+>]|\d+[.)])\s+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -115,17 +118,9 @@ def _sentences(text: str) -> list[str]:
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def answer(
-        self,
-        *,
-        question: str,
-        context: Sequence[RetrievedChunk],
-        history: Sequence[HistoryTurn],
-        system_prompt: str | None,
-        model: str | None,
-        temperature: float | None,
-    ) -> ModelAnswer:
+    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
         """History, the bot's prompt, model and temperature shape a generated answer; a quote ignores them."""
+        question, context = request.question, request.context
         if not context:
             return ModelAnswer(text=NOTHING_FOUND, model=self.name)
         question_words = _content_words(question)
@@ -147,6 +142,12 @@ class ExtractiveAnswerer:
         best = sorted(matching, key=lambda c: (-c.score, c.chunk_rank, c.position))[:MAX_SENTENCES]
         in_reading_order = sorted(best, key=lambda c: (c.chunk_rank, c.position))
         return ModelAnswer(text=" ".join(candidate.text for candidate in in_reading_order), model=self.name)
+
+    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+        """The answer sentence by sentence: a quote exists whole at once, so this only paces its delivery."""
+        answer = self.answer(request=request)
+        for piece in _STREAM_CUT.split(answer.text):
+            yield AnswerDelta(text=piece, model=answer.model)
 
     @staticmethod
     def _sentence_score(question_words: set[str], sentence: str) -> float:

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from chatsphere_agent.providers.base import RetrievedChunk
+from chatsphere_agent.providers.base import AnswerRequest, RetrievedChunk
 from chatsphere_agent.providers.extractive import NOTHING_FOUND, ExtractiveAnswerer
 
 
 def ask(question: str, *chunks: RetrievedChunk) -> str:
-    answer = ExtractiveAnswerer().answer(
-        question=question, context=chunks, history=[], system_prompt=None, model=None, temperature=None
-    )
+    answer = ExtractiveAnswerer().answer(request=AnswerRequest(question=question, context=chunks))
     assert answer.model == "extractive"
     return answer.text
 
@@ -57,3 +55,13 @@ def test_never_quotes_a_markdown_heading_and_drops_list_markers() -> None:
     answer = ask("What telescope does the Juniper Hollow observatory have?", chunk(text))
 
     assert answer == "The observatory telescope is a 50 cm reflector."
+
+
+def test_streams_the_same_answer_sentence_by_sentence() -> None:
+    text = "The mirror is 4.2 meters wide. The mirror weighs 17 tons. Tours run monthly."
+    request = AnswerRequest(question="How wide and heavy is the mirror?", context=[chunk(text)])
+
+    deltas = [delta.text for delta in ExtractiveAnswerer().stream(request=request)]
+
+    assert deltas == ["The mirror is 4.2 meters wide.", " The mirror weighs 17 tons."]
+    assert "".join(deltas) == ExtractiveAnswerer().answer(request=request).text
