@@ -1,5 +1,5 @@
 # The two commands a new machine needs are `make run` and `make test`; everything else is a shortcut.
-.PHONY: run test demo bench bench-agent eval load fuzz-deep lint format record-cassettes bootstrap
+.PHONY: run test demo bench bench-agent bench-llm eval load fuzz-deep lint format record-cassettes bootstrap
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -27,6 +27,10 @@ bench-agent:
 eval:
 	bash scripts/bootstrap.sh
 	HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False .venv/bin/python -m scripts.eval_retrieval
+
+# 100 simultaneous chats against the stand-in LLM (2 s per answer): through Django vs straight to the agent.
+bench-llm: bootstrap
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False .venv/bin/python scripts/bench_llm.py
 
 load: bootstrap
 	.venv-tox/bin/tox -e load

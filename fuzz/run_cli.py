@@ -1,7 +1,7 @@
 """Fuzz both services as production runs them, with the schemathesis CLI: `python -m fuzz.run_cli`.
 
 The agent runs under uvicorn on its embedded stack (local MiniLM, Chroma in a temporary directory, the
-extractive answerer) and Django under gunicorn on a fresh SQLite file, both built by tests/e2e/stack.py with
+extractive answerer) and Django under uvicorn on a fresh SQLite file, both built by tests/e2e/stack.py with
 generated secrets. Two users register; the first one's JWT authenticates the run, the second one's
 (FUZZ_PEER_TOKEN) lets fuzz.checks.owner_only_access replay every successful request on an object as a
 stranger. Every check runs (`--checks all`), stateful phase included; how many examples, the seed and the
@@ -100,7 +100,7 @@ def main() -> int:
 
 
 def _sqlite_url(path: Path) -> str:
-    # WAL and IMMEDIATE transactions: gunicorn's threads write concurrently without "database is locked".
+    # WAL and IMMEDIATE transactions: the server's threads write concurrently without "database is locked".
     return f"sqlite:///{path}?transaction_mode=IMMEDIATE&timeout=20&init_command=PRAGMA+journal_mode%3DWAL"
 
 

@@ -45,7 +45,7 @@ class LoadSettings(BaseSettings):
         default=None, validation_alias=AliasChoices("LOAD_AGENT_TOKEN", "AGENT_SERVICE_TOKEN")
     )
 
-    django_workers: int = Field(default=3, ge=1, description="gunicorn workers run_load starts")
+    django_workers: int = Field(default=3, ge=1, description="uvicorn workers run_load starts for Django")
     agent_workers: int = Field(
         default=1, ge=1, description="uvicorn workers run_load starts; embedded Chroma is one-process only"
     )

@@ -2,7 +2,7 @@
 
     python -m loadtests.run_load [USER_CLASS ...]      (tox -e load, tox -e load-smoke)
 
-The stack runs on embedded defaults in a fresh temporary directory: Django under gunicorn with
+The stack runs on embedded defaults in a fresh temporary directory: Django under uvicorn (ASGI) with
 LOAD_DJANGO_WORKERS workers on a new SQLite file (WAL, IMMEDIATE transactions) with migrations applied,
 the agent under uvicorn with LOAD_AGENT_WORKERS workers (local embeddings, Chroma, extractive answers),
 a generated agent token and Django secret key, DEBUG off, Celery eager, the chat throttle raised out of
@@ -88,17 +88,16 @@ def main(argv: Sequence[str]) -> int:
                     log=run_dir / "agent.log",
                 )
             )
-            print(f"==> starting Django ({settings.django_workers} gunicorn workers) on :{django_port}")
+            print(f"==> starting Django ({settings.django_workers} uvicorn workers) on :{django_port}")
             django = cleanup.enter_context(
                 _service(
                     [
-                        str(VENV_BIN / "gunicorn"),
-                        "config.wsgi:application",
+                        str(VENV_BIN / "uvicorn"),
+                        "config.asgi:application",
+                        "--host=127.0.0.1",
+                        f"--port={django_port}",
                         f"--workers={settings.django_workers}",
-                        f"--bind=127.0.0.1:{django_port}",
-                        "--timeout=120",
-                        # The default control socket is one path per machine user: parallel runs share it.
-                        "--no-control-socket",
+                        "--no-access-log",
                     ],
                     env=env,
                     log=run_dir / "django.log",

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m scripts.eval_retrieval [--data DIR] [--queries N]
 
-Starts the real agent (uvicorn) and Django (gunicorn, a fresh SQLite file, Celery eager) on free ports with
+Starts the real agent (uvicorn) and Django (uvicorn, a fresh SQLite file, Celery eager) on free ports with
 embedded providers, registers a user, loads every abstract into one bot through the API, asks every judged
 train query through `POST /api/bots/{id}/search/` in each mode and prints nDCG@10, recall@10 and
 recall@50 next to the published figures, the ingestion time and the search latency seen by the client.

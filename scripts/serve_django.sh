@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The one command that serves Django, used by `make run`, the e2e stack and `make bench`, so a change of
-# server (WSGI today, ASGI tomorrow) is made here once. Usage: serve_django.sh HOST:PORT
-# DJANGO_WORKERS / DJANGO_THREADS size it (1 process, 4 threads by default); VENV_BIN picks the venv.
+# The one command that serves Django, used by `make run`, the e2e/faults stacks and `make bench`, so the
+# production server is chosen here once: uvicorn under ASGI, so a chat waiting on the LLM holds no worker.
+# Usage: serve_django.sh HOST:PORT [more uvicorn options]. DJANGO_WORKERS sizes it (1 process by default);
+# VENV_BIN picks the venv.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${VENV_BIN:-$repo/.venv/bin}"
+address="$1"
+shift
 cd "$repo/backend"
-# --no-control-socket: the default socket is one path per machine user, which parallel stacks would share.
-exec "$bin/gunicorn" config.wsgi:application --bind "$1" \
-  --workers "${DJANGO_WORKERS:-1}" --threads "${DJANGO_THREADS:-4}" --timeout 120 --no-control-socket
+exec "$bin/uvicorn" config.asgi:application --host "${address%:*}" --port "${address##*:}" \
+  --workers "${DJANGO_WORKERS:-1}" "$@"

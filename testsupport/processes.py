@@ -28,7 +28,7 @@ class ServerProcess:
         self.log_path = log_dir / f"{name}.log"
         log_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            # A session of its own: stop() and kill() reach the whole process group (gunicorn, celery pools).
+            # A session of its own: stop() and kill() reach the whole process group (uvicorn, celery pools).
             self._popen = subprocess.Popen(  # noqa: S603 - commands are built by the test suite itself
                 list(command),
                 cwd=cwd,

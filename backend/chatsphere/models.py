@@ -125,6 +125,8 @@ class Message(models.Model):
     role = models.CharField(max_length=4, choices=Role.choices)
     content = models.TextField()
     sources = models.JSONField(default=list, blank=True)
+    # False: a streamed answer cut short (the server stopped mid-answer); the content is what had arrived.
+    complete = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     idempotency_key = models.CharField(
         max_length=100, blank=True, help_text="The client's Idempotency-Key of the send that stored it."

@@ -83,6 +83,11 @@ class AgentSettings(BaseSettings):
     # such call (providers/embedding_scheduler.py). Concurrent queries share one call, up to the second.
     local_embedding_batch_size: int = Field(default=1, ge=1, le=1024)
     local_query_batch_size: int = Field(default=32, ge=1, le=1024)
+    # A blocking route (retrieval, a synchronous LLM call) holds a worker thread for the whole LLM call;
+    # AnyIO's default of 40 threads would queue the 41st concurrent chat behind a 2-second answer.
+    agent_worker_threads: int = Field(default=200, ge=1, le=2000)
+    # A `: heartbeat` comment after this many seconds without an event keeps proxies from closing a stream.
+    stream_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("agent_service_token")
     @classmethod

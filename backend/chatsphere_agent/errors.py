@@ -112,19 +112,23 @@ async def _handle_http_exception(request: Request, exc: Exception) -> JSONRespon
     return error_json(status_code=exc.status_code, code=code, message=message, headers=exc.headers)
 
 
+def provider_error_code(exc: ProviderError) -> tuple[str, str]:
+    """(code, message) of a provider failure, in a JSON error answer or a stream's `error` event alike."""
+    if exc.retryable:
+        return (
+            "provider_unavailable",
+            f"The {exc.provider} provider is unavailable right now; retry later. ({exc})",
+        )
+    return "provider_error", f"The {exc.provider} provider failed: {exc}"
+
+
 async def _handle_provider_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProviderError)
     logger.warning("provider %s failed (retryable=%s): %s", exc.provider, exc.retryable, exc)
+    code, message = provider_error_code(exc)
     if exc.retryable:
-        return error_json(
-            status_code=503,
-            code="provider_unavailable",
-            message=f"The {exc.provider} provider is unavailable right now; retry later. ({exc})",
-            headers={"Retry-After": "5"},
-        )
-    return error_json(
-        status_code=502, code="provider_error", message=f"The {exc.provider} provider failed: {exc}"
-    )
+        return error_json(status_code=503, code=code, message=message, headers={"Retry-After": "5"})
+    return error_json(status_code=502, code=code, message=message)
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -2,7 +2,9 @@
 
 Providers are built once per process in the lifespan (or injected by tests and Pact provider states)
 and live on `app.state.providers`. Routes that touch a provider are plain `def`: FastAPI runs them in
-its threadpool, so blocking model and network calls never stall the event loop.
+its threadpool, so blocking model and network calls never stall the event loop. That pool is sized by
+AGENT_WORKER_THREADS (the lifespan sets AnyIO's limiter), because a chat holds its thread for the whole
+LLM call.
 
     cd backend && AGENT_SERVICE_TOKEN=... ../.venv/bin/uvicorn chatsphere_agent.main:app --port 8001
 """
@@ -16,11 +18,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 from uuid import UUID
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from chatsphere_agent.agent import bot_chat
+from chatsphere_agent.agent import BotQuery, bot_chat, bot_chat_stream
 from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.errors import AgentHTTPError, error_responses, install_error_handlers
 from chatsphere_agent.providers.base import HistoryTurn
@@ -38,8 +42,9 @@ from chatsphere_agent.schemas import (
     SearchHit,
     SearchRequest,
     SearchResponse,
-    Source,
+    source_of,
 )
+from chatsphere_agent.streaming import chat_events
 from chatsphere_agent.vector_store import bot_delete, document_delete, embed_and_store_chunks
 
 logger = logging.getLogger(__name__)
@@ -163,8 +168,56 @@ def embed_and_store(body: EmbedRequest, providers: ProvidersDep, settings: Setti
     responses=_UNREADABLE_BODY,
 )
 def chat(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> ChatResponse:
-    result = bot_chat(
-        providers=providers,
+    result = bot_chat(providers=providers, query=_bot_query(body, settings))
+    return ChatResponse(
+        response=result.text, model=result.model, sources=[source_of(chunk) for chunk in result.sources]
+    )
+
+
+# One server-sent event of the stream (schemathesis checks every event against it); `data` is JSON text.
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["sources", "token", "done", "error"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+    "required": ["event", "data"],
+}
+_EVENT_STREAM_DOC = (
+    "`text/event-stream`. Events, in order: `sources` (`{sources: [Source]}`, sent before the model is "
+    "called), `token` (`{text}`) once per piece of the answer, then exactly one of `done` "
+    "(`{response, model}`) or `error` (`{error: {code, message, retryable}}`) when the model fails after the "
+    "stream began. Lines starting with `:` are heartbeats. A failure before the stream starts (auth, "
+    "validation, retrieval) is the usual JSON error."
+)
+
+
+@protected.post(
+    "/chat/stream",
+    summary="Answer from the bot's documents as server-sent events",
+    description=_EVENT_STREAM_DOC,
+    operation_id="chat_stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": _EVENT_STREAM_DOC,
+            "content": {"text/event-stream": {"schema": _SSE_EVENT}},
+        },
+        **_UNREADABLE_BODY,
+    },
+)
+def chat_stream(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> StreamingResponse:
+    stream = bot_chat_stream(providers=providers, query=_bot_query(body, settings))
+    return StreamingResponse(
+        chat_events(stream, heartbeat_seconds=settings.stream_heartbeat_seconds),
+        media_type="text/event-stream",
+        # Proxies (nginx) buffer responses unless told not to; a buffered stream arrives all at once.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _bot_query(body: ChatRequest, settings: AgentSettings) -> BotQuery:
+    return BotQuery(
         bot_id=str(body.bot_id),
         message=body.message,
         history=[HistoryTurn(role=turn.role, content=turn.content) for turn in body.history],
@@ -175,19 +228,6 @@ def chat(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> C
         min_score=settings.min_relevance_score,
         mode=settings.retrieval_mode,
         fusion=Fusion.from_settings(settings),
-    )
-    return ChatResponse(
-        response=result.text,
-        model=result.model,
-        sources=[
-            Source(
-                document_id=UUID(chunk.document_id),
-                chunk_index=chunk.chunk_index,
-                score=chunk.score,
-                text=chunk.text,
-            )
-            for chunk in result.sources
-        ],
     )
 
 
@@ -286,6 +326,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     _configure_logging()
     if app.state.settings is None:
         app.state.settings = AgentSettings()
+    anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.settings.agent_worker_threads
     if app.state.providers is None:
         # Loading a model takes seconds; keep the loop free while it does.
         app.state.providers = await run_in_threadpool(build_providers, app.state.settings)

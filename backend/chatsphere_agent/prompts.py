@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from chatsphere_agent.providers.base import HistoryTurn, RetrievedChunk
+from chatsphere_agent.providers.base import AnswerRequest, RetrievedChunk
 
 SERVICE_INSTRUCTIONS = (
     "You are a helpful assistant for a chatbot built on ChatSphere. Answer the user's question using "
@@ -32,24 +32,19 @@ def format_context(context: Sequence[RetrievedChunk]) -> str:
     )
 
 
-def build_chat_messages(
-    *,
-    question: str,
-    context: Sequence[RetrievedChunk],
-    history: Sequence[HistoryTurn],
-    system_prompt: str | None,
-) -> list[BaseMessage]:
+def build_chat_messages(request: AnswerRequest) -> list[BaseMessage]:
     """Build the full message list for one chat turn (one LLM call)."""
+    system_prompt = request.system_prompt
     system_parts = [SERVICE_INSTRUCTIONS]
     if system_prompt and system_prompt.strip():
         system_parts.append(f"Instructions from the bot's owner:\n{system_prompt.strip()}")
-    system_parts.append(f"Context documents:\n<context>\n{format_context(context)}\n</context>")
+    system_parts.append(f"Context documents:\n<context>\n{format_context(request.context)}\n</context>")
 
     messages: list[BaseMessage] = [SystemMessage(content="\n\n".join(system_parts))]
-    for turn in history:
+    for turn in request.history:
         if turn.role == "user":
             messages.append(HumanMessage(content=turn.content))
         else:
             messages.append(AIMessage(content=turn.content))
-    messages.append(HumanMessage(content=question))
+    messages.append(HumanMessage(content=request.question))
     return messages

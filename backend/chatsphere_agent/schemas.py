@@ -13,6 +13,7 @@ from annotated_types import Interval
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
 from chatsphere_agent.config import RetrievalMode
+from chatsphere_agent.providers.base import RetrievedChunk
 
 # A batch the local MiniLM embeds in a few seconds on two cores, well inside a client's timeout; a longer
 # document arrives as several requests (see EmbedRequest).
@@ -128,6 +129,12 @@ class Source(BaseModel):
     chunk_index: int = Field(ge=0)
     score: float
     text: str
+
+
+def source_of(chunk: RetrievedChunk) -> Source:
+    return Source(
+        document_id=UUID(chunk.document_id), chunk_index=chunk.chunk_index, score=chunk.score, text=chunk.text
+    )
 
 
 class ChatResponse(BaseModel):

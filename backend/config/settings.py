@@ -65,8 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Serves the admin's and Swagger UI's static files from gunicorn too, with no separate web server.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Every middleware here is async-capable: a synchronous one would run each request on a thread of its
+    # own for its whole duration (static files are served by config/asgi.py instead).
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -77,6 +77,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
@@ -106,6 +107,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _sqlite_options.setdefault("transaction_mode", "IMMEDIATE")
     _sqlite_options.setdefault("timeout", 20)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Under ASGI every request runs its ORM work on a thread of its own, so a persistent connection per thread
+# is a new connection per request; a pool hands them over instead. The async chat view returns its
+# connection between its database steps, so a chat never holds one across its LLM call.
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=20)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django requires it with a pool
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -146,8 +158,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
-# Serve static files straight from the installed apps, so gunicorn works without a collectstatic step.
-WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
@@ -212,7 +222,8 @@ if not AGENT_CONNECT_TIMEOUT_SECONDS <= AGENT_FIRST_BYTE_TIMEOUT_SECONDS <= AGEN
         "Need AGENT_CONNECT_TIMEOUT_SECONDS <= AGENT_FIRST_BYTE_TIMEOUT_SECONDS <= AGENT_TIMEOUT_SECONDS "
         "< 60 (a reverse proxy's default timeout)."
     )
-AGENT_MAX_CONNECTIONS = env.int("AGENT_MAX_CONNECTIONS", default=20)
+# A chat in flight holds one connection for its whole LLM call: this bounds concurrent chats per process.
+AGENT_MAX_CONNECTIONS = env.int("AGENT_MAX_CONNECTIONS", default=200)
 
 # Celery: no broker → tasks run eagerly in-process (embedded run, tests).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"

@@ -7,14 +7,14 @@ given providers (`app.state.providers`). Nothing inside a library is patched.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
 from fastapi import FastAPI
 
 from chatsphere_agent.config import AgentSettings
-from chatsphere_agent.providers.base import HistoryTurn, ModelAnswer, ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import AnswerDelta, AnswerRequest, ModelAnswer, ProviderError
 from chatsphere_agent.providers.factory import Providers
 from chatsphere_agent.vector_store import bot_delete, embed_and_store_chunks
 
@@ -26,16 +26,10 @@ class UnavailableChatModel:
 
     name = "llm"
 
-    def answer(
-        self,
-        *,
-        question: str,
-        context: Sequence[RetrievedChunk],
-        history: Sequence[HistoryTurn],
-        system_prompt: str | None,
-        model: str | None,
-        temperature: float | None,
-    ) -> ModelAnswer:
+    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+        raise ProviderError("connection refused", provider=self.name, retryable=True)
+
+    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
         raise ProviderError("connection refused", provider=self.name, retryable=True)
 
 

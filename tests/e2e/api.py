@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
@@ -80,6 +81,29 @@ class ApiUser:
         assert answer.status_code == 200, answer.text
         bot_message: dict[str, Any] = answer.json()["bot_message"]
         return bot_message
+
+    def stream_chat(
+        self, conversation_id: str, message: str, *, leave_after_first_token: bool = False
+    ) -> list[tuple[str, Any]]:
+        """The events of a streamed chat (heartbeats left out), up to the first token when leaving early."""
+        events: list[tuple[str, Any]] = []
+        with self.client.stream(
+            "POST",
+            f"/conversations/{conversation_id}/chat/",
+            json={"message": message},
+            headers={"Accept": "text/event-stream"},
+        ) as answer:
+            assert answer.status_code == 200, answer.read()
+            assert answer.headers["content-type"].startswith("text/event-stream")
+            name = ""
+            for line in answer.iter_lines():
+                if line.startswith("event: "):
+                    name = line[len("event: ") :]
+                elif line.startswith("data: "):
+                    events.append((name, json.loads(line[len("data: ") :])))
+                    if leave_after_first_token and name == "token":
+                        break  # closing the response hangs up mid-answer
+        return events
 
     def messages(self, conversation_id: str) -> list[dict[str, Any]]:
         answer = self.client.get(f"/conversations/{conversation_id}/")

@@ -1,6 +1,7 @@
-"""The product as the end-to-end suite runs it: the real agent (uvicorn) and the real Django server.
+"""The product as the end-to-end suite runs it: the real agent and the real Django, both under uvicorn.
 
-    Django (scripts/serve_django.sh, PostgreSQL, Celery eager) ──HTTP──▶ agent (uvicorn, MiniLM, Chroma)
+    Django (scripts/serve_django.sh: uvicorn, ASGI, PostgreSQL, Celery eager) ──HTTP──▶ agent (uvicorn,
+    MiniLM + Chroma + extractive, or the stand-in LLM via LLM_BASE_URL)
 
 Both read the same environment, built by `stack_environment`. The agent keeps its port for its whole life
 so that it can be stopped and started again behind Django's AGENT_SERVICE_URL (the outage test does).
@@ -56,7 +57,7 @@ def stack_environment(*, database_url: str, state_dir: Path) -> dict[str, str]:
         "MEDIA_ROOT": str(state_dir / "media"),
         "STATIC_ROOT": str(state_dir / "static"),
         "CELERY_BROKER_URL": "",  # no broker: ingestion runs in the request (Celery eager)
-        "REDIS_URL": "",  # in-process cache: one gunicorn worker counts the throttle on its own
+        "REDIS_URL": "",  # in-process cache: one Django worker counts the throttle on its own
         "CHAT_THROTTLE_RATE": "1000/min",  # the suite chats fast; throttling has its own tests
         "LOGIN_IP_THROTTLE_RATE": "1000000/min",  # every client logs in from 127.0.0.1; fuzzers hammer these
         "LOGIN_USERNAME_THROTTLE_RATE": "1000000/min",
@@ -94,6 +95,11 @@ class _Server:
             raise RuntimeError(f"{self.name} was never started")
         return self._process.pid
 
+    def kill(self) -> None:
+        """SIGKILL, like a crash: in-flight requests and streams break off."""
+        if self._process is not None:
+            self._process.kill()
+
     def log_tail(self, lines: int) -> str:
         return self._process.log_tail(lines) if self._process is not None else "(never started)"
 
@@ -121,22 +127,19 @@ class AgentServer(_Server):
 class DjangoServer(_Server):
     """Django as scripts/serve_django.sh serves it (as `make run` does), on a free port, after migrate.
 
-    `workers` processes of `threads` threads each (1 x 4 by default).
+    `workers` uvicorn worker processes (1 by default, as production runs it).
     """
 
     name = "django"
 
-    def __init__(self, *, env: Mapping[str, str], log_dir: Path, workers: int = 1, threads: int = 4) -> None:
+    def __init__(self, *, env: Mapping[str, str], log_dir: Path, workers: int = 1) -> None:
         super().__init__(env=env, log_dir=log_dir)
-        self._workers, self._threads = workers, threads
+        self._workers = workers
 
     def start(self) -> None:
         self._migrate()
-        # WhiteNoise warns at start-up about a missing static folder; the API serves no static files.
-        Path(self._env["STATIC_ROOT"]).mkdir(parents=True, exist_ok=True)
-        command = ["bash", str(SERVE_DJANGO), f"127.0.0.1:{self.port}"]
-        sizing = {"DJANGO_WORKERS": str(self._workers), "DJANGO_THREADS": str(self._threads)}
-        env = {"VENV_BIN": str(BIN)} | self._env | sizing
+        command = ["bash", str(SERVE_DJANGO), f"127.0.0.1:{self.port}", "--no-access-log"]
+        env = {"VENV_BIN": str(BIN)} | self._env | {"DJANGO_WORKERS": str(self._workers)}
         self._process = ServerProcess(self.name, command, cwd=BACKEND, env=env, log_dir=self._log_dir)
         # An anonymous GET is a 401 once Django answers: proof that settings loaded and URLs resolve.
         self._process.wait_for_http(f"{self.url}/api/users/me/", timeout_s=DJANGO_START_TIMEOUT_S)

@@ -1,6 +1,6 @@
 """The product as real processes, with faults injected where they happen in production (tox -e faults):
 
-    clients ──(X-Forwarded-For/-Proto, as from a TLS proxy)──▶ Django (gunicorn, 3 sync workers)
+    clients ──(X-Forwarded-For/-Proto, as from a TLS proxy)──▶ Django (uvicorn, 3 worker processes)
         Django ──▶ FaultProxy (testsupport.faultproxy) ──▶ agent (uvicorn, MiniLM + Chroma + extractive)
         Django, Celery worker (prefork) ──▶ a Redis of this suite alone (cache, throttles, broker)
         Django ──▶ PostgreSQL (testsupport.services)
@@ -105,7 +105,7 @@ def django_env(stack_env: dict[str, str], proxy_session: FaultProxy) -> dict[str
 @pytest.fixture(scope="session")
 def django(django_env: dict[str, str], state_dir: Path) -> Iterator[DjangoServer]:
     # Sync workers (threads=1): a request holds its worker, as in the starvation and throttle findings.
-    server = DjangoServer(env=django_env, log_dir=state_dir / "logs", workers=DJANGO_WORKERS, threads=1)
+    server = DjangoServer(env=django_env, log_dir=state_dir / "logs", workers=DJANGO_WORKERS)
     try:
         server.start()
         yield server

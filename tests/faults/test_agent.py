@@ -170,11 +170,6 @@ def test_resending_with_an_idempotency_key_stores_the_question_once(account: Acc
     assert [message["role"] for message in _messages(account.client, conversation_id)] == ["USER", "BOT"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gunicorn sync workers are held by slow clients; issue 11 moves Django to an ASGI server, "
-    "after which this passes and the marker must go",
-)
 def test_slow_clients_do_not_stop_the_api(django: DjangoServer):
     """Must hold: a handful of clients trickling their request headers (slowloris) do not stop the API from
     answering others (finding 5: six such connections stopped it)."""

@@ -1,6 +1,6 @@
 """The whole product as real processes on the test PostgreSQL and Redis (from testsupport.services):
 
-    Django (gunicorn) ──▶ AgentGate ──▶ agent (uvicorn, local embeddings + Chroma + extractive answers)
+    Django (uvicorn, ASGI) ──▶ AgentGate ──▶ agent (uvicorn, local embeddings + Chroma + extractive answers)
         │                     ▲
         └─ Redis broker ──▶ Celery worker(s), started per test (tests kill them)
 

@@ -14,8 +14,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILES = ["docker-compose.yml", "docker-compose.test.yml"]
-# Options of the servers themselves, read by gunicorn/uvicorn rather than by ChatSphere's settings.
-SERVER_OPTION_PREFIXES = ("GUNICORN_", "UVICORN_")
+# Options of the servers themselves, read by uvicorn rather than by ChatSphere's settings.
+SERVER_OPTION_PREFIXES = ("UVICORN_",)
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)[^}]*\}")
 
 
@@ -108,7 +108,7 @@ def test_worker_command_names_the_real_celery_app():
 @pytest.mark.parametrize(
     ("module_file", "attribute", "target"),
     [
-        ("backend/config/wsgi.py", "application", "config.wsgi:application"),
+        ("backend/config/asgi.py", "application", "config.asgi:application"),
         ("backend/chatsphere_agent/main.py", "app", "chatsphere_agent.main:app"),
     ],
 )

@@ -253,7 +253,7 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
 
     class Meta:
         model = Message
-        fields = ["id", "role", "content", "sources", "created_at"]
+        fields = ["id", "role", "content", "sources", "complete", "created_at"]
         read_only_fields = fields
 
 

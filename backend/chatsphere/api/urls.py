@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from chatsphere.api.chat import ConversationChatView
 from chatsphere.api.views import (
     BotViewSet,
     ConversationViewSet,
@@ -30,6 +31,10 @@ urlpatterns = [
     path("users/me/", MeView.as_view(), name="users-me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Async (see api/chat.py), so not a ConversationViewSet action; the router's pk pattern.
+    re_path(
+        r"^conversations/(?P<pk>[^/.]+)/chat/$", ConversationChatView.as_view(), name="conversation-chat"
+    ),
     path("", include(router.urls)),
     # Last: whatever matched nothing above is the JSON 404, never Django's HTML page.
     re_path(r"", UnknownAPIPathView.as_view(), name="unknown-api-path"),

@@ -1,6 +1,5 @@
 """Thin HTTP edges: validate, call one service function, shape the answer."""
 
-import re
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotAuthenticated, NotFound, ValidationError
+from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -30,8 +29,6 @@ from chatsphere.api.serializers import (
     BotSearchRequestSerializer,
     BotSearchResponseSerializer,
     BotSerializer,
-    ChatReplySerializer,
-    ChatRequestSerializer,
     ConversationCreateSerializer,
     ConversationDetailSerializer,
     ConversationSerializer,
@@ -47,7 +44,6 @@ from chatsphere.api.serializers import (
     UserSerializer,
 )
 from chatsphere.api.throttles import (
-    ChatRateThrottle,
     LoginIPThrottle,
     LoginUsernameThrottle,
     RefreshIPThrottle,
@@ -55,7 +51,7 @@ from chatsphere.api.throttles import (
 )
 from chatsphere.models import Bot, Conversation, Document
 from chatsphere.services.bots import bot_create, bot_delete, bot_search, bot_update
-from chatsphere.services.conversations import conversation_create, conversation_delete, conversation_reply
+from chatsphere.services.conversations import conversation_create, conversation_delete
 from chatsphere.services.documents import (
     document_create_from_file,
     document_create_from_text,
@@ -66,28 +62,11 @@ from chatsphere.services.health import DatabaseUnavailableError, system_health
 from chatsphere.services.users import user_logout, user_register
 
 BOT_FILTER = OpenApiParameter("bot", OpenApiTypes.UUID, description="Only objects of this bot.")
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Any unique string of 1-100 printable ASCII characters per message: sending again with the "
-    "same key (after a 503 or a lost connection) reuses the stored message, or returns its answer.",
-)
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,100}")
-
-
 def _current_user(request: Request) -> User:
     user = request.user
     if not isinstance(user, User):
         raise NotAuthenticated()
     return user
-
-
-def _idempotency_key(request: Request) -> str:
-    key = request.headers.get("Idempotency-Key", "")
-    if key and not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
-        raise ValidationError({"Idempotency-Key": "Use 1-100 printable ASCII characters without spaces."})
-    return key
 
 
 def _bot_filter(request: Request) -> UUID | None:
@@ -378,25 +357,3 @@ class ConversationViewSet(
 
     def perform_destroy(self, instance: Conversation) -> None:
         conversation_delete(conversation=instance)
-
-    @extend_schema(
-        description="Send a message and get the bot's answer with its sources. The user's message is saved "
-        "first: when the AI service is down (503) it stays in the conversation and sending again works. "
-        "409 when the bot is inactive or the Idempotency-Key was used for another message; 429 (with "
-        "Retry-After) above CHAT_THROTTLE_RATE.",
-        parameters=[IDEMPOTENCY_KEY],
-        request=ChatRequestSerializer,
-        responses={200: ChatReplySerializer, **errors(400, 401, 404, 409, 413, 415, 429, 502, 503)},
-    )
-    @action(detail=True, methods=["post"], throttle_classes=[ChatRateThrottle])
-    def chat(self, request: Request, pk: str | None = None) -> Response:
-        conversation = self.get_object()
-        serializer = ChatRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user_message, bot_message = conversation_reply(
-            conversation=conversation,
-            message=serializer.validated_data["message"],
-            idempotency_key=_idempotency_key(request),
-        )
-        reply = ChatReplySerializer({"user_message": user_message, "bot_message": bot_message})
-        return Response(reply.data)

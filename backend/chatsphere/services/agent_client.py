@@ -1,9 +1,11 @@
 """Django's only way to reach the AI agent (chatsphere_agent) — over HTTP, never by import.
 
 `AgentGateway` is the seam: `HttpAgentClient` talks to the real service through one pooled
-`httpx.Client` per process; `InMemoryAgent` answers in-process (keyword overlap) for tests and for a
-Django-only run (AGENT_BACKEND=memory). `get_agent()` hands out the process-wide instance and
-`set_agent()` swaps it — tests use that, never patching httpx.
+`httpx.Client` per process for the synchronous callers (Celery tasks, DRF views) and one pooled
+`httpx.AsyncClient` per event loop for the async chat view, which must not hold a thread while the LLM
+answers; `InMemoryAgent` answers in-process (keyword overlap) for tests and for a Django-only run
+(AGENT_BACKEND=memory). `get_agent()` hands out the process-wide instance and `set_agent()` swaps it —
+tests use that, never patching httpx.
 
 Every failure becomes a typed `AgentError`:
   AgentUnavailableError  the agent cannot answer now (connect error, timeout, 5xx): retry later
@@ -13,12 +15,15 @@ Every failure becomes a typed `AgentError`:
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol, runtime_checkable
 from uuid import UUID
 
@@ -69,6 +74,52 @@ class SearchResult:
 class HistoryItem:
     role: Literal["user", "assistant"]
     content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatCall:
+    """One chat turn as the agent's /chat and /chat/stream take it."""
+
+    bot_id: UUID
+    message: str
+    history: Sequence[HistoryItem]
+    system_prompt: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+    user_id: str | None = None
+    top_k: int | None = None
+
+
+# The events of the agent's /chat/stream, in the order it sends them: sources, token*, done | error.
+@dataclass(frozen=True, slots=True)
+class SourcesEvent:
+    sources: tuple[ChatSource, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEvent:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoneEvent:
+    response: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    code: str
+    message: str
+    retryable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatEvent:
+    """The agent is still working; relayed so proxies between the client and Django keep the stream."""
+
+
+ChatEvent = SourcesEvent | TokenEvent | DoneEvent | ErrorEvent | HeartbeatEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +185,17 @@ class AgentGateway(Protocol):
 
     def call_delete_bot(self, *, bot_id: UUID) -> bool: ...
 
+    async def acall_chat(self, *, call: ChatCall) -> ChatResult:
+        """`call_chat` without holding a thread while the agent works."""
+        ...
+
+    async def open_chat_stream(self, *, call: ChatCall) -> AsyncIterator[ChatEvent]:
+        """Start /chat/stream; raises AgentError while nothing was streamed yet, else the events follow.
+
+        A failure after the stream began (the agent dies, the model fails) is the last event, ErrorEvent.
+        """
+        ...
+
 
 # The agent takes at most this many chunks per /embed_and_store (chatsphere_agent/schemas.py); a longer
 # document goes as several requests.
@@ -155,18 +217,24 @@ class HttpAgentClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         total_timeout: float = DEFAULT_TOTAL_TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits = DEFAULT_LIMITS,
     ) -> None:
         """`timeout` bounds connecting and each wait for bytes (the first byte of a hung agent);
         `total_timeout` bounds a whole call, so an agent trickling its answer cannot hold a worker."""
         self.base_url = base_url.rstrip("/")
         self._total_timeout = total_timeout
-        self._client = httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=timeout,
-            limits=limits,
-            transport=transport,
+        self._client_options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "headers": {"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            "timeout": timeout,
+            "limits": limits,
+        }
+        self._client = httpx.Client(transport=transport, **self._client_options)
+        self._async_transport = async_transport
+        # An AsyncClient's pool belongs to the event loop it first ran on: one per loop (uvicorn runs one).
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
         )
 
     def __repr__(self) -> str:  # never show the token
@@ -238,33 +306,54 @@ class HttpAgentClient:
         user_id: str | None = None,
         top_k: int | None = None,
     ) -> ChatResult:
-        payload: dict[str, Any] = {
-            "bot_id": str(bot_id),
-            "message": message,
-            "history": [{"role": item.role, "content": item.content} for item in history],
-        }
-        optional = {
-            "system_prompt": system_prompt,
-            "model": model,
-            "temperature": temperature,
-            "user_id": user_id,
-            "top_k": top_k,
-        }
-        payload.update({key: value for key, value in optional.items() if value is not None})
-        body = self._request("POST", "/chat", json=payload)
+        call = ChatCall(
+            bot_id=bot_id,
+            message=message,
+            history=history,
+            system_prompt=system_prompt,
+            model=model,
+            temperature=temperature,
+            user_id=user_id,
+            top_k=top_k,
+        )
+        return _chat_result(self._request("POST", "/chat", json=_chat_payload(call)))
+
+    async def acall_chat(self, *, call: ChatCall) -> ChatResult:
+        client = self._async_client()
         try:
-            sources = tuple(
-                ChatSource(
-                    document_id=UUID(str(source["document_id"])),
-                    chunk_index=int(source["chunk_index"]),
-                    score=float(source["score"]),
-                    text=str(source["text"]),
-                )
-                for source in body["sources"]
-            )
-            return ChatResult(response=str(body["response"]), sources=sources, model=str(body["model"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _protocol_error("/chat", exc) from exc
+            async with asyncio.timeout(self._total_timeout):
+                response = await client.post("/chat", json=_chat_payload(call))
+        except TimeoutError as exc:
+            logger.warning("agent POST /chat passed its total deadline")
+            raise AgentUnavailableError(
+                "The AI service took too long to answer.", code="agent_timeout"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise _transport_failure("POST", "/chat", exc) from exc
+        return _chat_result(_success_body(response, "POST", "/chat"))
+
+    async def open_chat_stream(self, *, call: ChatCall) -> AsyncIterator[ChatEvent]:
+        client = self._async_client()
+        request = client.build_request(
+            "POST", "/chat/stream", json=_chat_payload(call), headers={"Accept": "text/event-stream"}
+        )
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise _transport_failure("POST", "/chat/stream", exc) from exc
+        if not response.is_success:
+            await response.aread()
+            await response.aclose()
+            _success_body(response, "POST", "/chat/stream")  # raises the AgentError of this status
+        return _stream_events(response)
+
+    def _async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(transport=self._async_transport, **self._client_options)
+            self._async_clients[loop] = client
+        return client
 
     def call_search(
         self, *, bot_id: UUID, query: str, top_k: int | None = None, mode: str | None = None
@@ -331,29 +420,125 @@ class HttpAgentClient:
                     if time.monotonic() > deadline:
                         raise httpx.ReadTimeout("the whole answer took too long", request=streamed.request)
             response = httpx.Response(streamed.status_code, content=bytes(content))
-        except httpx.TimeoutException as exc:
-            logger.warning("agent %s %s timed out: %s", method, path, type(exc).__name__)
-            raise AgentUnavailableError(
-                "The AI service took too long to answer.", code="agent_timeout"
-            ) from exc
-        except httpx.TransportError as exc:
-            logger.warning("agent %s %s unreachable: %s", method, path, type(exc).__name__)
-            raise AgentUnavailableError("The AI service is unreachable.", code="agent_unreachable") from exc
+        except httpx.TransportError as exc:  # includes timeouts
+            raise _transport_failure(method, path, exc) from exc
+        return _success_body(response, method, path)
 
-        if response.is_success:
-            try:
-                body = response.json()
-            except ValueError as exc:
-                raise _protocol_error(path, exc) from exc
-            if not isinstance(body, Mapping):
-                raise _protocol_error(path, TypeError("reply is not a JSON object"))
-            return body
 
-        code, message = _parse_error(response)
-        logger.warning("agent %s %s answered %s %s", method, path, response.status_code, code)
-        if response.status_code >= 500:
-            raise AgentUnavailableError(message, code=code, status_code=response.status_code)
-        raise AgentRejectedError(message, code=code, status_code=response.status_code)
+def _transport_failure(method: str, path: str, exc: httpx.TransportError) -> AgentUnavailableError:
+    if isinstance(exc, httpx.TimeoutException):
+        logger.warning("agent %s %s timed out: %s", method, path, type(exc).__name__)
+        return AgentUnavailableError("The AI service took too long to answer.", code="agent_timeout")
+    logger.warning("agent %s %s unreachable: %s", method, path, type(exc).__name__)
+    return AgentUnavailableError("The AI service is unreachable.", code="agent_unreachable")
+
+
+def _success_body(response: httpx.Response, method: str, path: str) -> Mapping[str, Any]:
+    """The JSON object of a 2xx answer; any other status raises its AgentError."""
+    if response.is_success:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise _protocol_error(path, exc) from exc
+        if not isinstance(body, Mapping):
+            raise _protocol_error(path, TypeError("reply is not a JSON object"))
+        return body
+
+    code, message = _parse_error(response)
+    logger.warning("agent %s %s answered %s %s", method, path, response.status_code, code)
+    if response.status_code >= 500:
+        raise AgentUnavailableError(message, code=code, status_code=response.status_code)
+    raise AgentRejectedError(message, code=code, status_code=response.status_code)
+
+
+def _chat_payload(call: ChatCall) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "bot_id": str(call.bot_id),
+        "message": call.message,
+        "history": [{"role": item.role, "content": item.content} for item in call.history],
+    }
+    optional = {
+        "system_prompt": call.system_prompt,
+        "model": call.model,
+        "temperature": call.temperature,
+        "user_id": call.user_id,
+        "top_k": call.top_k,
+    }
+    payload.update({key: value for key, value in optional.items() if value is not None})
+    return payload
+
+
+def _chat_source(source: Mapping[str, Any]) -> ChatSource:
+    return ChatSource(
+        document_id=UUID(str(source["document_id"])),
+        chunk_index=int(source["chunk_index"]),
+        score=float(source["score"]),
+        text=str(source["text"]),
+    )
+
+
+def _chat_result(body: Mapping[str, Any]) -> ChatResult:
+    try:
+        sources = tuple(_chat_source(source) for source in body["sources"])
+        return ChatResult(response=str(body["response"]), sources=sources, model=str(body["model"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _protocol_error("/chat", exc) from exc
+
+
+async def _stream_events(response: httpx.Response) -> AsyncIterator[ChatEvent]:
+    """The agent's server-sent events as ChatEvents; always ends with DoneEvent or ErrorEvent."""
+    finished = False
+    try:
+        name, data = "", ""
+        async for line in response.aiter_lines():
+            if line.startswith(":"):
+                yield HeartbeatEvent()
+            elif line.startswith("event:"):
+                name = line[len("event:") :].strip()
+            elif line.startswith("data:"):
+                data += line[len("data:") :].strip()
+            elif not line and name:
+                event = _chat_event(name, data)
+                finished = isinstance(event, DoneEvent | ErrorEvent)
+                yield event
+                if finished:
+                    return
+                name, data = "", ""
+    except httpx.TransportError as exc:
+        logger.warning("agent /chat/stream broke off: %s", type(exc).__name__)
+        finished = True
+        yield ErrorEvent(
+            code="agent_unreachable", message="The AI service stopped answering mid-way.", retryable=True
+        )
+    finally:
+        await response.aclose()
+    if not finished:
+        yield ErrorEvent(
+            code="agent_protocol_error", message="The AI service ended its answer early.", retryable=True
+        )
+
+
+def _chat_event(name: str, data: str) -> ChatEvent:
+    try:
+        body = json.loads(data)
+        if name == "sources":
+            return SourcesEvent(sources=tuple(_chat_source(source) for source in body["sources"]))
+        if name == "token":
+            return TokenEvent(text=str(body["text"]))
+        if name == "done":
+            return DoneEvent(response=str(body["response"]), model=str(body["model"]))
+        if name == "error":
+            error = body["error"]
+            return ErrorEvent(
+                code=str(error["code"]), message=str(error["message"]), retryable=bool(error["retryable"])
+            )
+    except (ValueError, KeyError, TypeError) as exc:
+        _protocol_error("/chat/stream", exc)  # logs it; mid-stream it can only become an event
+    else:
+        logger.error("agent /chat/stream sent an unknown event %r", name)
+    return ErrorEvent(
+        code="agent_protocol_error", message="The AI service sent an invalid reply.", retryable=False
+    )
 
 
 def _batches(chunks: Sequence[str]) -> list[tuple[int, Sequence[str]]]:
@@ -394,7 +579,9 @@ _WORD = re.compile(r"\w+")
 class InMemoryAgent:
     """An in-process agent: stores chunks in a dict and answers with the best keyword-overlap chunks.
 
-    Set `unavailable = True` to make every call fail like an agent that is down.
+    Set `unavailable = True` to make every call fail like an agent that is down, and
+    `fail_stream_after_tokens = n` to make a stream end with an ErrorEvent after n tokens;
+    `stream_token_delay_s` paces a stream's tokens like a model's.
     """
 
     model_name = "in-memory-keyword"
@@ -403,6 +590,8 @@ class InMemoryAgent:
         self.vectors: dict[UUID, dict[UUID, list[str]]] = {}
         self.chat_requests: list[dict[str, Any]] = []
         self.unavailable = False
+        self.fail_stream_after_tokens: int | None = None
+        self.stream_token_delay_s = 0.0
         self._lock = threading.Lock()
 
     def health(self) -> AgentHealth:
@@ -482,6 +671,23 @@ class InMemoryAgent:
         scored.sort(key=lambda source: source.score, reverse=True)
         return scored
 
+    async def acall_chat(self, *, call: ChatCall) -> ChatResult:
+        return self.call_chat(**_call_fields(call))
+
+    async def open_chat_stream(self, *, call: ChatCall) -> AsyncIterator[ChatEvent]:
+        result = self.call_chat(**_call_fields(call))
+        return self._events(result)
+
+    async def _events(self, result: ChatResult) -> AsyncIterator[ChatEvent]:
+        yield SourcesEvent(sources=result.sources)
+        for index, token in enumerate(re.findall(r"\S+\s*", result.response)):
+            if self.fail_stream_after_tokens is not None and index >= self.fail_stream_after_tokens:
+                yield ErrorEvent(code="provider_unavailable", message="The model went away.", retryable=True)
+                return
+            await asyncio.sleep(self.stream_token_delay_s)
+            yield TokenEvent(text=token)
+        yield DoneEvent(response=result.response, model=result.model)
+
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int:
         self._check_available()
         with self._lock:
@@ -495,6 +701,11 @@ class InMemoryAgent:
     def _check_available(self) -> None:
         if self.unavailable:
             raise AgentUnavailableError("The AI service is unreachable.", code="agent_unreachable")
+
+
+def _call_fields(call: ChatCall) -> dict[str, Any]:
+    # Not dataclasses.asdict: it would turn the HistoryItems into dicts too.
+    return {item.name: getattr(call, item.name) for item in fields(call)}
 
 
 _agent: AgentGateway | None = None

@@ -1,17 +1,59 @@
-from dataclasses import asdict
-from typing import Any
+"""Conversations and chat turns.
+
+A turn is opened (the user's message saved, in the request's database step), then answered by the agent
+without any thread or database connection held, then closed (the bot's message saved). The streamed turn
+is relayed by a task of its own: a client that goes away mid-answer does not stop it, so the answer is
+still saved once, whole; only a server stopping mid-answer saves it cut short, marked `complete=False`.
+"""
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from chatsphere.asyncdb import in_db_thread
 from chatsphere.models import Bot, Conversation, Message
 from chatsphere.selectors import document_names, message_history
-from chatsphere.services.agent_client import ChatSource, HistoryItem, get_agent
+from chatsphere.services.agent_client import (
+    ChatCall,
+    ChatSource,
+    DoneEvent,
+    ErrorEvent,
+    HeartbeatEvent,
+    HistoryItem,
+    SourcesEvent,
+    TokenEvent,
+    get_agent,
+)
 from chatsphere.services.exceptions import BotInactiveError, IdempotencyKeyReusedError
 
+logger = logging.getLogger(__name__)
+
 TITLE_CHARS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    conversation: Conversation
+    user_message: Message
+    call: ChatCall
+    idempotency_key: str = ""
+    answered: Message | None = None  # a resend of a turn already answered: its answer, not a new call
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyEvent:
+    """What a streamed turn tells the client, in order: user_message, sources, token*, done | error."""
+
+    kind: Literal["user_message", "sources", "token", "done", "error", "heartbeat"]
+    data: Any = None  # a Message for user_message and done; sources as saved; token text; the error dict
 
 
 def conversation_create(*, owner: User, bot: Bot, title: str = "") -> Conversation:
@@ -25,19 +67,20 @@ def conversation_delete(*, conversation: Conversation) -> None:
     conversation.delete()
 
 
-def conversation_reply(
+def conversation_turn_open(
     *, conversation: Conversation, message: str, idempotency_key: str = ""
-) -> tuple[Message, Message]:
-    """Save the user's message, ask the agent, save its answer; returns (user_message, bot_message).
+) -> ChatTurn:
+    """Save the user's message and prepare the agent call.
 
-    The user's message is committed before the agent is called, so an agent outage (AgentError
-    propagates) loses nothing and sending again works once the agent is back. With an
-    `idempotency_key`, sending again reuses the message stored by the first send with that key (and a
-    send that was already answered returns that answer) instead of storing the question once per try.
+    The message is committed before the agent is called, so an agent outage loses nothing and sending
+    again works once the agent is back. With an `idempotency_key`, sending again reuses the message stored
+    by the first send with that key (and a send that was already answered gets that answer back) instead of
+    storing the question once per try.
     """
     bot = conversation.bot
     if not bot.is_active:
         raise BotInactiveError(f"The bot '{bot.name}' is switched off; activate it to chat.")
+    answered = None
     if idempotency_key:
         earlier = {
             stored.role: stored
@@ -45,8 +88,7 @@ def conversation_reply(
         }
         if Message.Role.USER in earlier and earlier[Message.Role.USER].content != message:
             raise IdempotencyKeyReusedError("This Idempotency-Key was already used for another message.")
-        if Message.Role.BOT in earlier:
-            return earlier[Message.Role.USER], earlier[Message.Role.BOT]
+        answered = earlier.get(Message.Role.BOT)
     # One more than kept: a resent message (already stored) is not history of itself.
     turns = [
         turn
@@ -72,8 +114,7 @@ def conversation_reply(
         if not conversation.title:
             conversation.title = message.strip()[:TITLE_CHARS]
         conversation.save(update_fields=["title", "updated_at"])
-
-    result = get_agent().call_chat(
+    call = ChatCall(
         bot_id=bot.id,
         message=message,
         history=history,
@@ -82,17 +123,117 @@ def conversation_reply(
         temperature=bot.temperature,
         user_id=str(conversation.owner_id),
     )
-    # Each source carries its document's name, so a client shows citations without another request.
-    names = document_names(bot=bot, document_ids=(source.document_id for source in result.sources))
-    bot_message = Message.objects.create(
+    return ChatTurn(
         conversation=conversation,
-        role=Message.Role.BOT,
+        user_message=user_message,
+        call=call,
         idempotency_key=idempotency_key,
-        content=result.response,
-        sources=[_source_json(source, names.get(source.document_id)) for source in result.sources],
+        answered=answered,
     )
-    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-    return user_message, bot_message
+
+
+async def conversation_reply(*, turn: ChatTurn) -> Message:
+    """Ask the agent for the whole answer and save it; AgentError propagates (the user's message stays)."""
+    if turn.answered is not None:
+        return turn.answered
+    result = await get_agent().acall_chat(call=turn.call)
+    sources = await in_db_thread(_sources_json)(conversation=turn.conversation, sources=result.sources)
+    return await in_db_thread(_turn_close)(turn=turn, content=result.response, sources=sources)
+
+
+async def conversation_reply_stream(*, turn: ChatTurn) -> AsyncIterator[ReplyEvent]:
+    """Open the agent's stream (AgentError propagates while nothing was sent) and relay it."""
+    if turn.answered is not None:
+        return _replay(turn=turn, answer=turn.answered)
+    events = await get_agent().open_chat_stream(call=turn.call)
+    queue: asyncio.Queue[ReplyEvent | None] = asyncio.Queue()
+    queue.put_nowait(ReplyEvent("user_message", turn.user_message))
+    # A context of its own: the request's one (asgiref's per-request executors) ends with the request,
+    # and the relay must outlive a client that leaves.
+    relay = asyncio.create_task(_relay(turn=turn, events=events, queue=queue), context=contextvars.Context())
+    _RELAYS.add(relay)
+    relay.add_done_callback(_RELAYS.discard)
+    return _drain(queue)
+
+
+# The relays in flight: the event loop keeps only weak references to tasks.
+_RELAYS: set[asyncio.Task[None]] = set()
+
+
+async def _replay(*, turn: ChatTurn, answer: Message) -> AsyncIterator[ReplyEvent]:
+    """A resend of an answered turn: the stored answer, as the events its first send streamed."""
+    yield ReplyEvent("user_message", turn.user_message)
+    yield ReplyEvent("sources", answer.sources)
+    yield ReplyEvent("token", answer.content)
+    yield ReplyEvent("done", answer)
+
+
+async def _drain(queue: "asyncio.Queue[ReplyEvent | None]") -> AsyncIterator[ReplyEvent]:
+    while (event := await queue.get()) is not None:
+        yield event
+
+
+async def _relay(
+    *, turn: ChatTurn, events: AsyncIterator[Any], queue: "asyncio.Queue[ReplyEvent | None]"
+) -> None:
+    sources: list[dict[str, Any]] = []
+    parts: list[str] = []
+    try:
+        async for event in events:
+            if isinstance(event, SourcesEvent):
+                sources = await in_db_thread(_sources_json, thread_sensitive=False)(
+                    conversation=turn.conversation, sources=event.sources
+                )
+                queue.put_nowait(ReplyEvent("sources", sources))
+            elif isinstance(event, TokenEvent):
+                parts.append(event.text)
+                queue.put_nowait(ReplyEvent("token", event.text))
+            elif isinstance(event, DoneEvent):
+                saved = await in_db_thread(_turn_close, thread_sensitive=False)(
+                    turn=turn, content=event.response, sources=sources
+                )
+                queue.put_nowait(ReplyEvent("done", saved))
+            elif isinstance(event, ErrorEvent):
+                error = {"code": event.code, "message": event.message, "retryable": event.retryable}
+                queue.put_nowait(ReplyEvent("error", error))
+            elif isinstance(event, HeartbeatEvent):
+                queue.put_nowait(ReplyEvent("heartbeat"))
+    except asyncio.CancelledError:
+        # The server is stopping: keep what arrived, marked, rather than lose it.
+        if parts:
+            logger.warning(
+                "chat stream of conversation %s cut short; saving it partial", turn.conversation.pk
+            )
+            await asyncio.shield(
+                in_db_thread(_turn_close, thread_sensitive=False)(
+                    turn=turn, content="".join(parts), sources=sources, complete=False
+                )
+            )
+        raise
+    finally:
+        queue.put_nowait(None)
+
+
+def _sources_json(*, conversation: Conversation, sources: Iterable[ChatSource]) -> list[dict[str, Any]]:
+    """Each source with its document's name, so a client shows citations without another request."""
+    sources = list(sources)
+    names = document_names(bot=conversation.bot, document_ids=(source.document_id for source in sources))
+    return [_source_json(source, names.get(source.document_id)) for source in sources]
+
+
+def _turn_close(
+    *, turn: ChatTurn, content: str, sources: list[dict[str, Any]], complete: bool = True
+) -> Message:
+    bot_message = Message.objects.create(
+        conversation=turn.conversation,
+        role=Message.Role.BOT,
+        idempotency_key=turn.idempotency_key,
+        content=content,
+        sources=sources,
+        complete=complete,
+    )
+    Conversation.objects.filter(pk=turn.conversation.pk).update(updated_at=timezone.now())
+    return bot_message
 
 
 def _source_json(source: ChatSource, document_name: str | None) -> dict[str, Any]:

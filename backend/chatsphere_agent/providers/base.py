@@ -8,7 +8,7 @@ implementations here, never by patching library internals.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -100,9 +100,29 @@ class HistoryTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerRequest:
+    """Everything a chat model is asked with for one turn."""
+
+    question: str
+    context: Sequence[RetrievedChunk]
+    history: Sequence[HistoryTurn] = ()
+    system_prompt: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelAnswer:
     text: str
     model: str  # what answered, reported back to the caller: "extractive", "gemini-2.5-flash", ...
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    """One piece of a streamed answer: the answer is the concatenation of every delta's text."""
+
+    text: str
+    model: str
 
 
 @runtime_checkable
@@ -180,13 +200,8 @@ class LexicalIndexProvider(Protocol):
 class ChatModelProvider(Protocol):
     name: str  # e.g. "extractive", "gemini:gemini-2.5-flash"
 
-    def answer(
-        self,
-        *,
-        question: str,
-        context: Sequence[RetrievedChunk],
-        history: Sequence[HistoryTurn],
-        system_prompt: str | None,
-        model: str | None,
-        temperature: float | None,
-    ) -> ModelAnswer: ...
+    def answer(self, *, request: AnswerRequest) -> ModelAnswer: ...
+
+    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+        """The same one LLM call as `answer`, yielded as it is produced; raises ProviderError mid-way."""
+        ...

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 
-from chatsphere_agent.providers.base import HistoryTurn, ModelAnswer, RetrievedChunk
+from chatsphere_agent.providers.base import AnswerDelta, AnswerRequest, ModelAnswer, RetrievedChunk
 
 NOTHING_FOUND = "I couldn't find anything about that in this bot's documents."
 MAX_SENTENCES = 3
@@ -91,6 +91,9 @@ _ABBREVIATIONS = frozenset(
     ]
 )
 _WORD = re.compile(r"\w+")
+# Streaming cuts the finished answer before the whitespace that follows a sentence's end, so the deltas
+# concatenate back to exactly the answer.
+_STREAM_CUT = re.compile(r"(?<=[.!?])(?=\s)")
 _STOPWORDS = frozenset(
     [
         "a",
@@ -323,16 +326,13 @@ def best_sentences(question: str, context: Sequence[RetrievedChunk]) -> list[str
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def answer(
-        self,
-        *,
-        question: str,
-        context: Sequence[RetrievedChunk],
-        history: Sequence[HistoryTurn],
-        system_prompt: str | None,
-        model: str | None,
-        temperature: float | None,
-    ) -> ModelAnswer:
+    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
         """History, the bot's prompt, model and temperature shape a generated answer; a quote ignores them."""
-        sentences = best_sentences(question, context)
+        sentences = best_sentences(request.question, request.context)
         return ModelAnswer(text=" ".join(sentences) if sentences else NOTHING_FOUND, model=self.name)
+
+    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+        """The answer sentence by sentence: a quote exists whole at once, so this only paces its delivery."""
+        answer = self.answer(request=request)
+        for piece in _STREAM_CUT.split(answer.text):
+            yield AnswerDelta(text=piece, model=answer.model)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -26,10 +26,10 @@ from chatsphere_agent.prompts import build_chat_messages
 from chatsphere_agent.providers.base import (
     MAX_BACKOFF_FACTOR,
     RETRYABLE_STATUS_CODES,
-    HistoryTurn,
+    AnswerDelta,
+    AnswerRequest,
     ModelAnswer,
     ProviderError,
-    RetrievedChunk,
     answer_text,
     check_vectors,
 )
@@ -182,28 +182,38 @@ class GeminiChatModel:
             http_options=_http_options_from_settings(settings),
         )
 
-    def answer(
-        self,
-        *,
-        question: str,
-        context: Sequence[RetrievedChunk],
-        history: Sequence[HistoryTurn],
-        system_prompt: str | None,
-        model: str | None,
-        temperature: float | None,
-    ) -> ModelAnswer:
-        requested_model = model or self._default_model
-        messages = build_chat_messages(
-            question=question, context=context, history=history, system_prompt=system_prompt
-        )
-        call_options: dict[str, Any] = {"http_options": self._http_options}
-        if temperature is not None:
-            call_options["temperature"] = temperature
+    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+        requested_model = request.model or self._default_model
         try:
-            reply = self._llm_for(requested_model).invoke(messages, **call_options)
+            reply = self._llm_for(requested_model).invoke(
+                build_chat_messages(request), **self._call_options(request)
+            )
         except Exception as error:
             raise to_provider_error(error, action="chat") from error
         return self._to_answer(reply, requested_model=requested_model)
+
+    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+        """streamGenerateContent (alt=sse): the google-genai retry covers opening the stream only."""
+        requested_model = request.model or self._default_model
+        produced = False
+        try:
+            for chunk in self._llm_for(requested_model).stream(
+                build_chat_messages(request), **self._call_options(request)
+            ):
+                if chunk.text:
+                    produced = True
+                    answered_by = chunk.response_metadata.get("model_name") or requested_model
+                    yield AnswerDelta(text=chunk.text, model=str(answered_by))
+        except Exception as error:
+            raise to_provider_error(error, action="chat") from error
+        if not produced:
+            raise ProviderError.unusable(provider=PROVIDER, action="chat", detail="no answer text streamed")
+
+    def _call_options(self, request: AnswerRequest) -> dict[str, Any]:
+        call_options: dict[str, Any] = {"http_options": self._http_options}
+        if request.temperature is not None:
+            call_options["temperature"] = request.temperature
+        return call_options
 
     def _llm_for(self, model: str) -> ChatGoogleGenerativeAI:
         if model == self._default_model:

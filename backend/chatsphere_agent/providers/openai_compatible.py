@@ -6,20 +6,22 @@ which reuses the same HTTP client instead of building a new one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import openai
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from chatsphere_agent.prompts import build_chat_messages
 from chatsphere_agent.providers.base import (
-    HistoryTurn,
+    AnswerDelta,
+    AnswerRequest,
     ModelAnswer,
     ProviderError,
-    RetrievedChunk,
     answer_text,
 )
 
@@ -61,29 +63,34 @@ class OpenAICompatibleChatModel:
         )
         return cls(chat_model=chat_model, default_model=settings.llm_model)
 
-    def answer(
-        self,
-        *,
-        question: str,
-        context: Sequence[RetrievedChunk],
-        history: Sequence[HistoryTurn],
-        system_prompt: str | None,
-        model: str | None,
-        temperature: float | None,
-    ) -> ModelAnswer:
-        messages = build_chat_messages(
-            question=question, context=context, history=history, system_prompt=system_prompt
-        )
-        overrides: dict[str, Any] = {}
-        if model is not None:
-            overrides["model"] = model
-        if temperature is not None:
-            overrides["temperature"] = temperature
-        runnable = self._chat_model.bind(**overrides) if overrides else self._chat_model
+    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+        messages = build_chat_messages(request)
         try:
-            reply = runnable.invoke(messages)
+            reply = self._runnable(request).invoke(messages)
         except openai.OpenAIError as exc:
             raise provider_error_from_openai(exc) from exc
         return ModelAnswer(
-            text=answer_text(reply.text, provider=PROVIDER), model=model or self._default_model
+            text=answer_text(reply.text, provider=PROVIDER), model=request.model or self._default_model
         )
+
+    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+        messages = build_chat_messages(request)
+        answered_by = request.model or self._default_model
+        produced = False
+        try:
+            for chunk in self._runnable(request).stream(messages):
+                if chunk.text:
+                    produced = True
+                    yield AnswerDelta(text=chunk.text, model=answered_by)
+        except openai.OpenAIError as exc:
+            raise provider_error_from_openai(exc) from exc
+        if not produced:
+            raise ProviderError.unusable(provider=PROVIDER, action="chat", detail="no answer text streamed")
+
+    def _runnable(self, request: AnswerRequest) -> Runnable[LanguageModelInput, BaseMessage]:
+        overrides: dict[str, Any] = {}
+        if request.model is not None:
+            overrides["model"] = request.model
+        if request.temperature is not None:
+            overrides["temperature"] = request.temperature
+        return self._chat_model.bind(**overrides) if overrides else self._chat_model

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from chatsphere_agent.providers.base import (
-    HistoryTurn,
+    AnswerDelta,
+    AnswerRequest,
     ModelAnswer,
     ProviderError,
     RetrievedChunk,
@@ -123,48 +126,63 @@ class FixedLexicalIndex:
 
 @dataclass
 class RecordingChatModel:
-    """Answers with a fixed text and records every call, to count LLM calls per turn."""
+    """A fixed text (streamed word by word); records every call, to count LLM calls per turn."""
 
     name: str = "recording-llm"
     reply: str = "a recorded reply"
     calls: list[dict[str, object]] = field(default_factory=list)
 
-    def answer(
-        self,
-        *,
-        question: str,
-        context: Sequence[RetrievedChunk],
-        history: Sequence[HistoryTurn],
-        system_prompt: str | None,
-        model: str | None,
-        temperature: float | None,
-    ) -> ModelAnswer:
+    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+        self._record(request)
+        return ModelAnswer(text=self.reply, model=request.model or self.name)
+
+    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+        self._record(request)
+        for word in re.findall(r"\S+\s*", self.reply):
+            yield AnswerDelta(text=word, model=request.model or self.name)
+
+    def _record(self, request: AnswerRequest) -> None:
         self.calls.append(
             {
-                "question": question,
-                "context": list(context),
-                "history": list(history),
-                "system_prompt": system_prompt,
-                "model": model,
-                "temperature": temperature,
+                "question": request.question,
+                "context": list(request.context),
+                "history": list(request.history),
+                "system_prompt": request.system_prompt,
+                "model": request.model,
+                "temperature": request.temperature,
             }
         )
-        return ModelAnswer(text=self.reply, model=model or self.name)
 
 
 class FailingChatModel:
-    def __init__(self, *, error: Exception) -> None:
+    """Raises `error`; a stream first yields `deltas_before_failing` pieces, as a model failing mid-answer."""
+
+    def __init__(self, *, error: Exception, deltas_before_failing: int = 0) -> None:
         self.name = "failing-llm"
         self.error = error
+        self.deltas_before_failing = deltas_before_failing
 
-    def answer(
-        self,
-        *,
-        question: str,
-        context: Sequence[RetrievedChunk],
-        history: Sequence[HistoryTurn],
-        system_prompt: str | None,
-        model: str | None,
-        temperature: float | None,
-    ) -> ModelAnswer:
+    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
         raise self.error
+
+    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+        for index in range(self.deltas_before_failing):
+            yield AnswerDelta(text=f"part{index} ", model=self.name)
+        raise self.error
+
+
+class SlowChatModel:
+    """Thinks `delay_s` before its one-word answer, like a model slow to its first token."""
+
+    name = "slow-llm"
+
+    def __init__(self, *, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+        time.sleep(self.delay_s)
+        return ModelAnswer(text="late", model=self.name)
+
+    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+        answer = self.answer(request=request)
+        yield AnswerDelta(text=answer.text, model=answer.model)

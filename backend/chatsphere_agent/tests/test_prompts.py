@@ -3,7 +3,7 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from chatsphere_agent.prompts import NO_CONTEXT_NOTE, build_chat_messages
-from chatsphere_agent.providers.base import HistoryTurn, RetrievedChunk
+from chatsphere_agent.providers.base import AnswerRequest, HistoryTurn, RetrievedChunk
 
 
 def test_orders_system_history_then_question() -> None:
@@ -11,7 +11,7 @@ def test_orders_system_history_then_question() -> None:
     history = [HistoryTurn(role="user", content="Hi"), HistoryTurn(role="assistant", content="Hello!")]
 
     messages = build_chat_messages(
-        question="How wide?", context=context, history=history, system_prompt="Be formal."
+        AnswerRequest(question="How wide?", context=context, history=history, system_prompt="Be formal.")
     )
 
     assert [type(message) for message in messages] == [SystemMessage, HumanMessage, AIMessage, HumanMessage]
@@ -23,7 +23,7 @@ def test_orders_system_history_then_question() -> None:
 
 
 def test_says_so_when_there_is_no_context_and_skips_a_blank_bot_prompt() -> None:
-    messages = build_chat_messages(question="Anything?", context=[], history=[], system_prompt="  ")
+    messages = build_chat_messages(AnswerRequest(question="Anything?", context=[], system_prompt="  "))
 
     assert NO_CONTEXT_NOTE in messages[0].text
     assert "owner" not in messages[0].text

@@ -4,6 +4,7 @@ import pytest
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from chatsphere_agent.providers.base import (
+    AnswerRequest,
     ChatModelProvider,
     EmbeddingsProvider,
     ProviderError,
@@ -30,7 +31,7 @@ def _ask(chat: GeminiChatModel, **overrides: object) -> object:
         "temperature": None,
     }
     arguments.update(overrides)
-    return chat.answer(**arguments)  # type: ignore[arg-type]
+    return chat.answer(request=AnswerRequest(**arguments))  # type: ignore[arg-type]
 
 
 def test_embeddings_send_chunks_and_questions_with_their_task_types(settings, use_cassette):
@@ -148,3 +149,26 @@ def test_chat_reply_that_is_not_json_is_a_non_retryable_provider_error(settings,
     assert cassette.play_count == 1
     assert not raised.value.retryable
     assert "could not read" in str(raised.value)
+
+
+def test_chat_streams_the_answer_chunk_by_chunk_from_one_streaming_request(settings, use_cassette):
+    chat = GeminiChatModel.from_settings(settings)
+    request = AnswerRequest(
+        question=scenario.QUESTION,
+        context=CONTEXT,
+        history=scenario.HISTORY,
+        system_prompt=scenario.SYSTEM_PROMPT,
+        temperature=0.2,
+    )
+
+    with use_cassette("gemini/chat_stream.yaml") as cassette:
+        deltas = list(chat.stream(request=request))
+
+    assert cassette.all_played
+    assert paths(cassette) == ["/v1beta/models/gemini-2.5-flash:streamGenerateContent"]
+    assert [delta.text for delta in deltas] == [
+        "You can ask for a refund within 30 days",
+        " of purchase, as long as you have",
+        " the original receipt.",
+    ]
+    assert {delta.model for delta in deltas} == {"gemini-2.5-flash"}

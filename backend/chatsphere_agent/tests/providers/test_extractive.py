@@ -2,14 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatsphere_agent.providers.base import RetrievedChunk
+from chatsphere_agent.providers.base import AnswerRequest, RetrievedChunk
 from chatsphere_agent.providers.extractive import NOTHING_FOUND, ExtractiveAnswerer, whole_sentences
 
 
 def ask(question: str, *chunks: RetrievedChunk) -> str:
-    answer = ExtractiveAnswerer().answer(
-        question=question, context=chunks, history=[], system_prompt=None, model=None, temperature=None
-    )
+    answer = ExtractiveAnswerer().answer(request=AnswerRequest(question=question, context=chunks))
     assert answer.model == "extractive"
     return answer.text
 
@@ -119,3 +117,13 @@ def test_a_lower_ranked_chunk_with_the_answer_is_still_quoted() -> None:
     answer = ask("Can I charge money for copies?", preamble, section)
 
     assert "You may charge any price for each copy that you convey." in answer
+
+
+def test_streams_the_same_answer_sentence_by_sentence() -> None:
+    text = "The mirror is 4.2 meters wide. The mirror weighs 17 tons. Tours run monthly."
+    request = AnswerRequest(question="How wide and heavy is the mirror?", context=[chunk(text)])
+
+    deltas = [delta.text for delta in ExtractiveAnswerer().stream(request=request)]
+
+    assert deltas == ["The mirror is 4.2 meters wide.", " The mirror weighs 17 tons."]
+    assert "".join(deltas) == ExtractiveAnswerer().answer(request=request).text

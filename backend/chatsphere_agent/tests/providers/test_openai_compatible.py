@@ -11,7 +11,7 @@ import pytest
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from chatsphere_agent.providers.base import ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import AnswerRequest, ProviderError, RetrievedChunk
 from chatsphere_agent.providers.openai_compatible import OpenAICompatibleChatModel
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -49,7 +49,7 @@ def ask(chat_model: OpenAICompatibleChatModel, **overrides: Any) -> str:
         "temperature": None,
     }
     arguments.update(overrides)
-    answer = chat_model.answer(**arguments)
+    answer = chat_model.answer(request=AnswerRequest(**arguments))
     return f"{answer.model}|{answer.text}"
 
 
@@ -115,3 +115,48 @@ def test_an_empty_answer_is_an_unusable_reply_as_with_every_chat_model() -> None
 
     assert (raised.value.provider, raised.value.retryable) == ("openai", False)
     assert "no answer text" in str(raised.value)
+
+
+
+def sse_chunks(*pieces: str) -> bytes:
+    events = [
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "whatever",
+            "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+        }
+        for piece in pieces
+    ]
+    return b"".join(f"data: {json.dumps(event)}\n\n".encode() for event in events) + b"data: [DONE]\n\n"
+
+
+def test_streams_the_servers_deltas_in_order_from_one_streaming_request() -> None:
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(
+            200,
+            content=sse_chunks("It is ", "4.2 m ", "wide."),
+            headers={"content-type": "text/event-stream"},
+        )
+
+    request = AnswerRequest(question="How wide?", context=[], model="qwen")
+    deltas = list(model_behind(handler).stream(request=request))
+
+    assert [delta.text for delta in deltas] == ["It is ", "4.2 m ", "wide."]
+    assert {delta.model for delta in deltas} == {"qwen"}
+    assert len(sent) == 1
+    assert sent[0]["stream"] is True
+
+
+def test_a_stream_that_fails_is_a_provider_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": {"message": "overloaded"}})
+
+    with pytest.raises(ProviderError) as caught:
+        list(model_behind(handler).stream(request=AnswerRequest(question="How wide?", context=[])))
+
+    assert caught.value.retryable

@@ -1,0 +1,110 @@
+"""The async half of HttpAgentClient (the chat view's): /chat and /chat/stream against httpx.MockTransport."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from chatsphere.services.agent_client import (
+    AgentUnavailableError,
+    ChatCall,
+    ChatEvent,
+    ChatSource,
+    DoneEvent,
+    ErrorEvent,
+    HeartbeatEvent,
+    HistoryItem,
+    HttpAgentClient,
+    SourcesEvent,
+    TokenEvent,
+)
+
+BOT_ID = uuid.uuid4()
+DOCUMENT_ID = uuid.uuid4()
+CALL = ChatCall(
+    bot_id=BOT_ID, message="What do penguins eat?", history=[HistoryItem(role="user", content="hi")]
+)
+SOURCE = {"document_id": str(DOCUMENT_ID), "chunk_index": 0, "score": 0.8, "text": "Penguins eat krill."}
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def sse(*events: tuple[str, Any]) -> bytes:
+    return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events)
+
+
+def stream_events(handler: Handler) -> list[ChatEvent]:
+    async def run() -> list[ChatEvent]:
+        client = HttpAgentClient(
+            base_url="http://agent.test", token="s3cret", async_transport=httpx.MockTransport(handler)
+        )
+        events: AsyncIterator[ChatEvent] = await client.open_chat_stream(call=CALL)
+        return [event async for event in events]
+
+    return asyncio.run(run())
+
+
+def test_a_stream_is_parsed_into_events_and_sent_with_the_turn() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = sse(("sources", {"sources": [SOURCE]}), ("token", {"text": "Krill"}))
+        body += b": heartbeat\n\n" + sse(
+            ("token", {"text": "."}), ("done", {"response": "Krill.", "model": "m"})
+        )
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    events = stream_events(handler)
+
+    assert events == [
+        SourcesEvent(sources=(ChatSource(DOCUMENT_ID, 0, 0.8, "Penguins eat krill."),)),
+        TokenEvent(text="Krill"),
+        HeartbeatEvent(),
+        TokenEvent(text="."),
+        DoneEvent(response="Krill.", model="m"),
+    ]
+    assert seen[0].url.path == "/chat/stream"
+    assert seen[0].headers["Authorization"] == "Bearer s3cret"
+    assert seen[0].headers["Accept"] == "text/event-stream"
+    assert json.loads(seen[0].content)["history"] == [{"role": "user", "content": "hi"}]
+
+
+def test_an_agent_error_before_the_stream_raises() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": {"code": "provider_unavailable", "message": "down"}})
+
+    with pytest.raises(AgentUnavailableError) as raised:
+        stream_events(handler)
+
+    assert raised.value.code == "provider_unavailable"
+
+
+def test_a_stream_that_stops_before_done_ends_with_an_error_event() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=sse(("sources", {"sources": []}), ("token", {"text": "Kr"})))
+
+    events = stream_events(handler)
+
+    assert events[-1] == ErrorEvent(
+        code="agent_protocol_error", message="The AI service ended its answer early.", retryable=True
+    )
+
+
+def test_the_json_chat_has_an_async_twin() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"response": "Krill.", "model": "m", "sources": [SOURCE]})
+
+    async def run() -> Any:
+        client = HttpAgentClient(
+            base_url="http://agent.test", token="s3cret", async_transport=httpx.MockTransport(handler)
+        )
+        return await client.acall_chat(call=CALL)
+
+    result = asyncio.run(run())
+
+    assert (result.response, result.model, len(result.sources)) == ("Krill.", "m", 1)
