@@ -121,8 +121,7 @@ class ConversationChatView(GenericAPIView[Conversation]):
         description="Send a message and get the bot's answer with its sources. The user's message is saved "
         "first: when the AI service is down (503) it stays in the conversation and sending again works. "
         "409 when the bot is inactive or the Idempotency-Key was used for another message; 429 (with "
-        "Retry-After) above CHAT_THROTTLE_RATE.\n\n"
-        + _STREAM_DESCRIPTION,
+        "Retry-After) above CHAT_THROTTLE_RATE.\n\n" + _STREAM_DESCRIPTION,
         parameters=[IDEMPOTENCY_KEY],
         request=ChatRequestSerializer,
         responses={

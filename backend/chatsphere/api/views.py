@@ -62,6 +62,8 @@ from chatsphere.services.health import DatabaseUnavailableError, system_health
 from chatsphere.services.users import user_logout, user_register
 
 BOT_FILTER = OpenApiParameter("bot", OpenApiTypes.UUID, description="Only objects of this bot.")
+
+
 def _current_user(request: Request) -> User:
     user = request.user
     if not isinstance(user, User):

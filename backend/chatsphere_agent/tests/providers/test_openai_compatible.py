@@ -117,7 +117,6 @@ def test_an_empty_answer_is_an_unusable_reply_as_with_every_chat_model() -> None
     assert "no answer text" in str(raised.value)
 
 
-
 def sse_chunks(*pieces: str) -> bytes:
     events = [
         {
