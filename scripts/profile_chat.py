@@ -103,6 +103,7 @@ def django_profile(*, chats: int) -> None:
 
 
 def agent_stages(*, chats: int, state_dir: Path) -> None:
+    from chatsphere_agent.providers.base import AnswerRequest
     from chatsphere_agent.providers.chroma_store import ChromaStore
     from chatsphere_agent.providers.extractive import ExtractiveAnswerer
     from chatsphere_agent.providers.local_embeddings import LocalEmbeddings, bundled_model_dir
@@ -126,9 +127,7 @@ def agent_stages(*, chats: int, state_dir: Path) -> None:
         second = time.perf_counter()
         found = store.query(bot_id=bot_id, vector=vector, top_k=4)
         third = time.perf_counter()
-        answerer.answer(
-            question=question, context=found, history=[], system_prompt=None, model=None, temperature=None
-        )
+        answerer.answer(request=AnswerRequest(question=question, context=found))
         fourth = time.perf_counter()
         if index >= 10:  # after a warm-up
             for key, seconds in zip(totals, (second - first, third - second, fourth - third), strict=True):
