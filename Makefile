@@ -1,5 +1,5 @@
 # The two commands a new machine needs are `make run` and `make test`; everything else is a shortcut.
-.PHONY: run test demo bench load lint format record-cassettes bootstrap
+.PHONY: run test demo bench load load-widget lint format record-cassettes bootstrap
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -20,6 +20,9 @@ bench:
 
 load: bootstrap
 	.venv-tox/bin/tox -e load
+
+load-widget: bootstrap
+	.venv-tox/bin/tox -e load-widget
 
 lint: bootstrap
 	.venv-tox/bin/tox -e lint

@@ -161,7 +161,7 @@ def chat(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> C
         model=body.model,
         temperature=body.temperature,
         top_k=body.top_k or settings.retrieval_top_k,
-        min_score=settings.min_relevance_score,
+        min_score=settings.min_relevance_score if body.min_score is None else body.min_score,
     )
     return ChatResponse(
         response=result.text,

@@ -140,6 +140,10 @@ CHAT_HISTORY_TURNS = env.int("CHAT_HISTORY_TURNS", default=10)
 if not 0 <= CHAT_HISTORY_TURNS <= 50:
     raise ImproperlyConfigured("CHAT_HISTORY_TURNS must be between 0 and 50 (the agent's limit).")
 CHAT_THROTTLE_RATE = env.str("CHAT_THROTTLE_RATE", default="30/min")
+# The public chat widget: messages per visitor, new conversations per client address, all of a key.
+WIDGET_VISITOR_THROTTLE_RATE = env.str("WIDGET_VISITOR_THROTTLE_RATE", default="10/min")
+WIDGET_START_THROTTLE_RATE = env.str("WIDGET_START_THROTTLE_RATE", default="20/min")
+WIDGET_KEY_THROTTLE_RATE = env.str("WIDGET_KEY_THROTTLE_RATE", default="600/min")
 
 # The agent service. "memory" swaps in the in-process InMemoryAgent (no AI service needed).
 AGENT_BACKEND = env.str("AGENT_BACKEND", default="http")

@@ -24,8 +24,10 @@ from chatsphere.services.exceptions import (
     DocumentContentError,
     DocumentNotRetryableError,
     FileTooLargeError,
+    OriginNotAllowedError,
     ServiceError,
     UnsupportedFileTypeError,
+    WidgetNotFoundError,
 )
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ SERVICE_ERROR_STATUS: dict[type[ServiceError], int] = {
     DocumentContentError: status.HTTP_400_BAD_REQUEST,
     DocumentNotRetryableError: status.HTTP_409_CONFLICT,
     BotInactiveError: status.HTTP_409_CONFLICT,
+    WidgetNotFoundError: status.HTTP_404_NOT_FOUND,
+    OriginNotAllowedError: status.HTTP_403_FORBIDDEN,
 }
 
 

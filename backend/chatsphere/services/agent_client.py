@@ -101,6 +101,7 @@ class AgentGateway(Protocol):
         temperature: float | None = None,
         user_id: str | None = None,
         top_k: int | None = None,
+        min_score: float | None = None,
     ) -> ChatResult: ...
 
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int: ...
@@ -194,6 +195,7 @@ class HttpAgentClient:
         temperature: float | None = None,
         user_id: str | None = None,
         top_k: int | None = None,
+        min_score: float | None = None,
     ) -> ChatResult:
         payload: dict[str, Any] = {
             "bot_id": str(bot_id),
@@ -206,6 +208,7 @@ class HttpAgentClient:
             "temperature": temperature,
             "user_id": user_id,
             "top_k": top_k,
+            "min_score": min_score,
         }
         payload.update({key: value for key, value in optional.items() if value is not None})
         body = self._request("POST", "/chat", json=payload)
@@ -355,6 +358,7 @@ class InMemoryAgent:
         temperature: float | None = None,
         user_id: str | None = None,
         top_k: int | None = None,
+        min_score: float | None = None,
     ) -> ChatResult:
         self._check_available()
         self.chat_requests.append(
@@ -366,6 +370,8 @@ class InMemoryAgent:
                 "model": model,
                 "temperature": temperature,
                 "user_id": user_id,
+                "top_k": top_k,
+                "min_score": min_score,
             }
         )
         query = set(_WORD.findall(message.lower()))

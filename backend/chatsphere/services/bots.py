@@ -9,7 +9,17 @@ from chatsphere.services.agent_client import get_agent
 from chatsphere.services.documents import document_files_delete
 
 BOT_EDITABLE_FIELDS = frozenset(
-    {"name", "description", "welcome_message", "system_prompt", "model", "temperature", "is_active"}
+    {
+        "name",
+        "description",
+        "welcome_message",
+        "system_prompt",
+        "model",
+        "temperature",
+        "is_active",
+        "retrieval_top_k",
+        "retrieval_min_score",
+    }
 )
 
 

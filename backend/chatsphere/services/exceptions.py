@@ -31,3 +31,13 @@ class DocumentNotRetryableError(ServiceError):
 
 class BotInactiveError(ServiceError):
     code = "bot_inactive"
+
+
+class WidgetNotFoundError(ServiceError):
+    """No bot has this publishable key: it never existed, or its owner revoked it."""
+
+    code = "widget_not_found"
+
+
+class OriginNotAllowedError(ServiceError):
+    code = "origin_not_allowed"

@@ -130,3 +130,12 @@ def test_sources_name_their_documents_of_this_bot_only(api, user, agent):
 
     names = {source["document_id"]: source["document_name"] for source in sources}
     assert names == {str(notes.id): "penguins.md", str(elsewhere.id): None}
+
+
+def test_chat_sends_the_bots_retrieval_settings(api, conversation, agent):
+    bot = conversation.bot
+    bot.retrieval_top_k, bot.retrieval_min_score = 7, 0.6
+    bot.save()
+    chat(api, conversation, "What do penguins eat?")
+    sent = agent.chat_requests[-1]
+    assert (sent["top_k"], sent["min_score"]) == (7, 0.6)
