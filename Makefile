@@ -1,5 +1,5 @@
 # The two commands a new machine needs are `make run` and `make test`; everything else is a shortcut.
-.PHONY: run test demo bench bench-agent bench-llm eval load fuzz-deep lint format record-cassettes bootstrap
+.PHONY: run test demo bench bench-agent bench-llm eval load load-widget fuzz-deep lint format record-cassettes bootstrap
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -38,6 +38,9 @@ load: bootstrap
 # The fuzz env with 200 examples per operation instead of CI's budget (fuzz/FINDINGS.md has its figures).
 fuzz-deep: bootstrap
 	FUZZ_MAX_EXAMPLES=200 .venv-tox/bin/tox -e fuzz
+
+load-widget: bootstrap
+	.venv-tox/bin/tox -e load-widget
 
 lint: bootstrap
 	.venv-tox/bin/tox -e lint

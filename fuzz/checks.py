@@ -1,4 +1,5 @@
-"""A custom schemathesis check: one user never reads, changes or deletes another user's objects.
+"""Custom schemathesis checks: one user never reads, changes or deletes another user's objects, and a widget
+key never reaches another bot's conversations.
 
 schemathesis' own `object_level_authorization` needs a Web Fuzzing Commons auth document; this check is
 the direct form of the rule instead. Whenever the owner's request on an object (`/{id}/` in the path)
@@ -37,7 +38,8 @@ def owner_only_access(
             f"Another user's {case.method.upper()} {case.formatted_path} got {replayed.status_code}, "
             f"expected 404: the object belongs to the user who created it"
         )
-    if case.method.upper() == "GET":
+    # Only where the path can be deleted at all (a sub-resource such as /chunks/ is read-only: 405 for all).
+    if case.method.upper() == "GET" and "delete" in case.operation.schema.raw_schema["paths"][case.path]:
         deleted = _send_as(ctx, case, peer_token, delete=True)
         if deleted.status_code != 404:
             raise AssertionError(
@@ -68,3 +70,41 @@ def _send_as(
     if delete:
         probe.method = "DELETE"
     return probe.call(**kwargs)
+
+
+OTHER_WIDGET_KEY_ENV = "FUZZ_OTHER_WIDGET_KEY"
+WIDGET_PREFIX = "/api/widget/{key}/"
+VISITOR_HEADER = "X-Visitor-Token"
+VISITOR_SCHEME = "visitorToken"
+
+
+def is_visitor_operation(case: schemathesis.Case[Any]) -> bool:
+    """The operation takes a widget visitor's token (its security names the visitorToken scheme)."""
+    security = case.operation.definition.raw.get("security") or []
+    return any(VISITOR_SCHEME in requirement for requirement in security)
+
+
+@schemathesis.check
+def widget_key_reaches_only_its_bot(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
+) -> bool | None:
+    """A visitor's request that succeeded with bot X's key, replayed with bot Y's key, must fail.
+
+    The visitor token opens a conversation of bot X only: with another bot's publishable key it must be
+    refused (401), so no key ever reaches another bot's conversations.
+    """
+    other_key = os.environ.get(OTHER_WIDGET_KEY_ENV)
+    headers = CaseInsensitiveDict(case.headers or {})
+    if not other_key or not case.path.startswith(WIDGET_PREFIX) or not is_visitor_operation(case):
+        return None
+    if not 200 <= response.status_code < 300 or case.method.upper() != case.operation.method.upper():
+        return None
+    probe = case.derive(headers=headers)
+    probe.path_parameters = {**(case.path_parameters or {}), "key": other_key}
+    replayed = probe.call(**dict(ctx.internals.transport_kwargs or {}))
+    if replayed.status_code != 401:
+        raise AssertionError(
+            f"{case.method.upper()} {case.path} with another bot's key and this visitor's token got "
+            f"{replayed.status_code}, expected 401: a visitor token opens only its own bot's conversation"
+        )
+    return True

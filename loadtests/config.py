@@ -18,8 +18,17 @@ DJANGO_CHAT_PATH = "/api/conversations/[id]/chat/"
 AGENT_CHAT_PATH = "/chat"
 DJANGO_CHAT_REQUEST = f"POST {DJANGO_CHAT_PATH}"
 AGENT_CHAT_REQUEST = f"POST {AGENT_CHAT_PATH}"
+WIDGET_CHAT_PATH = "/api/widget/[key]/chat/"
+WIDGET_CHAT_REQUEST = f"POST {WIDGET_CHAT_PATH}"
 # Each locust user class and the chat request whose p95 judges it.
-CHAT_REQUEST_OF_USER = {"DjangoChatUser": DJANGO_CHAT_REQUEST, "AgentChatUser": AGENT_CHAT_REQUEST}
+CHAT_REQUEST_OF_USER = {
+    "DjangoChatUser": DJANGO_CHAT_REQUEST,
+    "AgentChatUser": AGENT_CHAT_REQUEST,
+    "WidgetVisitor": WIDGET_CHAT_REQUEST,
+}
+
+# What a run without named user classes loads; WidgetVisitor runs only when named (tox -e load-widget).
+DEFAULT_USER_CLASSES = ("DjangoChatUser", "AgentChatUser")
 
 # locust's own `-t` syntax: "90s", "10m", "1h30m".
 Duration = Annotated[str, StringConstraints(pattern=r"^(\d+h)?(\d+m)?(\d+s)?$", min_length=2)]

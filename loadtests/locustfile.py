@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import threading
 import time
 import uuid
 from typing import Any
 
+import httpx
 from locust import FastHttpUser, between, events, task
 from locust.env import Environment
 from locust.exception import StopUser
@@ -30,6 +32,8 @@ from loadtests.config import (
     AGENT_CHAT_REQUEST,
     DJANGO_CHAT_PATH,
     DJANGO_CHAT_REQUEST,
+    WIDGET_CHAT_PATH,
+    WIDGET_CHAT_REQUEST,
     load_settings,
 )
 from loadtests.slo import RequestStats, ServiceLevels, result_to_json, slo_breaches
@@ -227,6 +231,105 @@ class AgentChatUser(ChatUser):
         return answer
 
 
+WIDGET_ORIGIN = "https://shop.load.invalid"
+
+
+class _Widget:
+    """The one embedded bot every WidgetVisitor talks to, set up once when the run starts."""
+
+    key: str | None = None
+    handbook = ""
+    rate_limited = 0  # 429 answers, each with a Retry-After
+    lock = threading.Lock()
+
+
+@events.test_start.add_listener
+def set_up_the_widget(environment: Environment, **_kwargs: object) -> None:
+    """An owner builds a bot, trains it and switches on its widget for WIDGET_ORIGIN."""
+    if not any(user.__name__ == "WidgetVisitor" for user in environment.user_classes):
+        return
+    username, password = f"load-owner-{uuid.uuid4().hex[:12]}", secrets.token_urlsafe(18)
+    with httpx.Client(base_url=f"{SETTINGS.django_url}/api", timeout=60.0) as owner:
+        owner.post(
+            "/register/",
+            json={"username": username, "email": f"{username}@load.invalid", "password": password},
+        ).raise_for_status()
+        tokens = owner.post("/token/", json={"username": username, "password": password})
+        owner.headers["Authorization"] = f"Bearer {tokens.raise_for_status().json()['access']}"
+        bot = owner.post("/bots/", json={"name": "Shop helper"}).raise_for_status().json()
+        _Widget.handbook = handbook(secret=f"MV-{secrets.randbelow(10**6):06d}")
+        document = owner.post(
+            "/documents/train_text/",
+            json={"bot": bot["id"], "name": "handbook.txt", "text": _Widget.handbook},
+        ).raise_for_status()
+        deadline = time.monotonic() + SETTINGS.document_ready_timeout_s
+        while owner.get(f"/documents/{document.json()['id']}/").json()["status"] != "READY":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the widget bot's handbook did not become READY in time")
+            time.sleep(0.5)
+        enabled = owner.post(f"/bots/{bot['id']}/widget/", json={"allowed_origins": [WIDGET_ORIGIN]})
+        _Widget.key = enabled.raise_for_status().json()["widget_key"]
+
+
+class WidgetVisitor(ChatUser):
+    """An anonymous visitor of a site that embeds the widget: their own conversation, a few questions.
+
+    The per-visitor and per-key limits are on, as in production: a 429 with a positive Retry-After is the
+    right answer to a visitor who is too fast (counted, not a failure); a 429 without it is a failure.
+    """
+
+    host = SETTINGS.django_url
+    chat_request = WIDGET_CHAT_REQUEST
+
+    def on_start(self) -> None:
+        if _Widget.key is None:
+            raise StopUser
+        self.base = f"/api/widget/{_Widget.key}"
+        with self.client.post(
+            f"{self.base}/conversations/",
+            headers={"Origin": WIDGET_ORIGIN},
+            name="/api/widget/[key]/conversations/",
+            catch_response=True,
+        ) as response:
+            token = (_json_or_none(response) or {}).get("visitor_token")
+            if response.status_code != 201 or not token:
+                response.failure(f"expected 201 with a visitor token, got {_problem(response)}")
+                raise StopUser
+        self.headers = {"Origin": WIDGET_ORIGIN, "X-Visitor-Token": str(token)}
+
+    @task
+    def converse(self) -> None:
+        for question in random.sample(QUESTIONS, k=min(SETTINGS.chat_turns, len(QUESTIONS))):
+            self._chat(question)
+            self.think()
+
+    def _chat(self, question: str) -> None:
+        with self.client.post(
+            f"{self.base}/chat/",
+            json={"message": question},
+            headers=self.headers,
+            name=WIDGET_CHAT_PATH,
+            catch_response=True,
+        ) as response:
+            if response.status_code == 429:
+                retry_after = str(response.headers.get("Retry-After") or "")
+                if retry_after.isdigit() and int(retry_after) > 0:
+                    response.success()
+                    with _Widget.lock:
+                        _Widget.rate_limited += 1
+                else:
+                    response.failure(f"429 without a positive Retry-After ({retry_after!r})")
+                return
+            if response.status_code != 200:
+                response.failure(_problem(response))
+                return
+            if response.headers.get("Access-Control-Allow-Origin") != WIDGET_ORIGIN:
+                response.failure("no CORS header for the allowed origin")
+                return
+            reply = (_json_or_none(response) or {}).get("bot_message") or {}
+            _check_sources(response, reply.get("sources"), _Widget.handbook)
+
+
 @events.quitting.add_listener
 def check_service_levels(environment: Environment, **_kwargs: object) -> None:
     """Judge the final tally: any breached level makes locust exit 1, with the level named in the log."""
@@ -241,6 +344,10 @@ def check_service_levels(environment: Environment, **_kwargs: object) -> None:
     total = _as_row("Aggregated", environment.stats.total)
     if SETTINGS.result_file is not None:
         SETTINGS.result_file.write_text(result_to_json(requests=rows, total=total))
+    if _Widget.key is not None:
+        logger.info(
+            "widget: %d answers were 429 with Retry-After (rate limits at work)", _Widget.rate_limited
+        )
     breaches = slo_breaches(requests=rows, total=total, levels=levels)
     for breach in breaches:
         logger.error(breach)

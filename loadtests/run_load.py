@@ -32,6 +32,7 @@ from types import FrameType
 from loadtests.config import (
     AGENT_CHAT_REQUEST,
     CHAT_REQUEST_OF_USER,
+    DEFAULT_USER_CLASSES,
     DJANGO_CHAT_REQUEST,
     LoadSettings,
     load_settings,
@@ -55,6 +56,7 @@ def main(argv: Sequence[str]) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # our lines stay in order with locust's in a CI log
     settings = load_settings()
+    user_classes = list(argv) or list(DEFAULT_USER_CLASSES)
     run_dir = (REPO_ROOT / settings.report_dir / time.strftime("%Y%m%d-%H%M%S")).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     _stop_on_sigterm()
@@ -117,7 +119,7 @@ def main(argv: Sequence[str]) -> int:
                 "LOAD_RESULT_FILE": str(run_dir / "result.json"),
             }
             exit_code = _run_locust(
-                _locust_command(settings, run_dir=run_dir, user_classes=argv), env=locust_env
+                _locust_command(settings, run_dir=run_dir, user_classes=user_classes), env=locust_env
             )
     except StackError as error:
         print(f"load run aborted: {error}", file=sys.stderr)
@@ -127,7 +129,7 @@ def main(argv: Sequence[str]) -> int:
         return 130
     result_file = run_dir / "result.json"
     if result_file.is_file():
-        print(_summary(result_file.read_text(), settings, user_classes=argv))
+        print(_summary(result_file.read_text(), settings, user_classes=user_classes))
     print(f"reports and logs: {run_dir}")
     return exit_code
 
@@ -160,6 +162,9 @@ def _stack_env(
         "REGISTER_THROTTLE_RATE": UNTHROTTLED_CHAT_RATE,
         "REFRESH_THROTTLE_RATE": UNTHROTTLED_CHAT_RATE,
         "DJANGO_SECURE_SSL_REDIRECT": "false",
+        # Every simulated widget visitor shares one address: only the per-address limit on new
+        # conversations is lifted; the per-visitor and per-key limits stay as configured.
+        "WIDGET_START_THROTTLE_RATE": UNTHROTTLED_CHAT_RATE,
         "AGENT_BACKEND": "http",
         "AGENT_SERVICE_URL": agent_url,
         "AGENT_SERVICE_TOKEN": agent_token,

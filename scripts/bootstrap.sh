@@ -50,3 +50,14 @@ if [[ ! -x .venv/bin/python || "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]]; 
   .venv/bin/python -c 'import torch, sys; sys.exit(None if torch.__version__ == "2.13.0+cpu" else f"torch {torch.__version__} replaced the CPU build")'
   echo "$want" > .venv/.stamp
 fi
+
+# The browser tests (tox -e browser) drive Debian's Chromium; Playwright never downloads a browser of its own.
+if ! command -v chromium >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "==> installing Debian's chromium for the browser tests"
+    quiet env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    quiet env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+  else
+    echo "note: chromium is missing; 'apt-get install chromium' (as root) to run the browser tests" >&2
+  fi
+fi

@@ -12,6 +12,10 @@ MODEL_NAME_VALIDATOR = RegexValidator(
 )
 MAX_TEMPERATURE = 2.0
 MAX_SYSTEM_PROMPT_CHARS = 8000
+# The agent's limits for retrieval (chatsphere_agent/schemas.py ChatRequest.top_k and min_score).
+MAX_RETRIEVAL_TOP_K = 20
+DEFAULT_RETRIEVAL_TOP_K = 4
+DEFAULT_RETRIEVAL_MIN_SCORE = 0.25
 
 
 class TimeStampedModel(models.Model):
@@ -36,6 +40,19 @@ class Bot(TimeStampedModel):
         default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(MAX_TEMPERATURE)]
     )
     is_active = models.BooleanField(default=True)
+    retrieval_top_k = models.PositiveSmallIntegerField(
+        default=DEFAULT_RETRIEVAL_TOP_K,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETRIEVAL_TOP_K)],
+        help_text="How many passages the agent retrieves for an answer.",
+    )
+    retrieval_min_score = models.FloatField(
+        default=DEFAULT_RETRIEVAL_MIN_SCORE,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Relevance floor: passages scoring below it are never used or cited.",
+    )
+    # Public embedding: a publishable key (null: the widget is off) and the web origins that may use it.
+    widget_key = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    widget_origins = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -43,7 +60,11 @@ class Bot(TimeStampedModel):
             models.CheckConstraint(
                 condition=models.Q(temperature__gte=0.0, temperature__lte=MAX_TEMPERATURE),
                 name="bot_temperature_range",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(retrieval_min_score__gte=0.0, retrieval_min_score__lte=1.0),
+                name="bot_retrieval_min_score_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -102,14 +123,29 @@ class Chunk(models.Model):
 
 
 class Conversation(TimeStampedModel):
+    """A user's conversation with their bot, or an anonymous widget visitor's (no owner, a visitor token)."""
+
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="conversations")
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+        null=True,
+        blank=True,
     )
+    # sha256 of the widget visitor's token: the token itself is only ever in the visitor's browser.
+    visitor_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     title = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-updated_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(owner__isnull=False, visitor_token_hash="")
+                | models.Q(owner__isnull=True) & ~models.Q(visitor_token_hash=""),
+                name="conversation_owner_xor_visitor",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title or str(self.id)

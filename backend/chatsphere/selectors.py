@@ -6,7 +6,7 @@ from uuid import UUID
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
-from chatsphere.models import Bot, Conversation, Document, Message
+from chatsphere.models import Bot, Chunk, Conversation, Document, Message
 
 
 def bot_list(*, owner: User) -> QuerySet[Bot]:
@@ -18,6 +18,10 @@ def document_list(*, owner: User, bot_id: UUID | None = None) -> QuerySet[Docume
     if bot_id is not None:
         documents = documents.filter(bot_id=bot_id)
     return documents
+
+
+def chunk_list(*, document: Document) -> QuerySet[Chunk]:
+    return Chunk.objects.filter(document=document).order_by("index")
 
 
 def document_names(*, bot: Bot, document_ids: Iterable[UUID]) -> dict[UUID, str]:

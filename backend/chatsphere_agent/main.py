@@ -225,7 +225,7 @@ def _bot_query(body: ChatRequest, settings: AgentSettings) -> BotQuery:
         model=body.model,
         temperature=body.temperature,
         top_k=body.top_k or settings.retrieval_top_k,
-        min_score=settings.min_relevance_score,
+        min_score=settings.min_relevance_score if body.min_score is None else body.min_score,
         mode=settings.retrieval_mode,
         fusion=Fusion.from_settings(settings),
     )

@@ -122,6 +122,8 @@ class ChatRequest(_Strict):
     model: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
     temperature: Annotated[float, Interval(ge=0.0, le=2.0), _only_json_numbers] | None = None
     top_k: Annotated[int, Interval(ge=1, le=20), _only_json_numbers] | None = None
+    # The bot's relevance floor; without it the agent's MIN_RELEVANCE_SCORE applies.
+    min_score: Annotated[float, Interval(ge=0.0, le=1.0), _only_json_numbers] | None = None
 
 
 class Source(BaseModel):

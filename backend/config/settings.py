@@ -201,6 +201,10 @@ LOGIN_IP_THROTTLE_RATE = env.str("LOGIN_IP_THROTTLE_RATE", default="20/min")
 LOGIN_USERNAME_THROTTLE_RATE = env.str("LOGIN_USERNAME_THROTTLE_RATE", default="5/min")
 REFRESH_THROTTLE_RATE = env.str("REFRESH_THROTTLE_RATE", default="30/min")
 REGISTER_THROTTLE_RATE = env.str("REGISTER_THROTTLE_RATE", default="10/hour")
+# The public chat widget: messages per visitor, new conversations per client address, all of a key.
+WIDGET_VISITOR_THROTTLE_RATE = env.str("WIDGET_VISITOR_THROTTLE_RATE", default="10/min")
+WIDGET_START_THROTTLE_RATE = env.str("WIDGET_START_THROTTLE_RATE", default="20/min")
+WIDGET_KEY_THROTTLE_RATE = env.str("WIDGET_KEY_THROTTLE_RATE", default="600/min")
 
 # The agent service. "memory" swaps in the in-process InMemoryAgent (no AI service needed).
 AGENT_BACKEND = env.str("AGENT_BACKEND", default="http")

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.generic import TemplateView
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("api/", include("chatsphere.api.urls")),
+    # The web app: one page whose modules talk to /api/ (backend/chatsphere/static/chatsphere/).
+    path("", TemplateView.as_view(template_name="chatsphere/index.html"), name="app"),
 ]
 # MEDIA_ROOT is never served, not even with DEBUG: uploads are private to their owner, and the API
 # has no route that hands them out.

@@ -303,6 +303,7 @@ def test_chat_with_a_bot_that_has_documents_answers_with_sources(pact: Pact) -> 
                 "temperature": match.number(0.2),
                 "user_id": match.str("42"),
                 "top_k": match.int(4),
+                "min_score": match.number(0.25),
             },
             content_type="application/json",
         )
@@ -334,6 +335,7 @@ def test_chat_with_a_bot_that_has_documents_answers_with_sources(pact: Pact) -> 
             temperature=0.2,
             user_id="42",
             top_k=4,
+            min_score=0.25,
         )
 
     assert result == ChatResult(

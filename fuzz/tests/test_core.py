@@ -22,7 +22,9 @@ from django.db import close_old_connections
 from pytest_django.fixtures import Settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from chatsphere.models import Bot, Conversation
 from chatsphere.services.agent_client import InMemoryAgent, set_agent
+from chatsphere.services.widgets import token_hash
 from fuzz import checks
 from fuzz.config import load_config
 
@@ -32,6 +34,14 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application(), 
 # the two users get fixed ids and their tokens are minted up front; the fixture creates the users.
 OWNER = User(id=990_001, username="fuzz-owner")
 PEER = User(id=990_002, username="fuzz-peer")
+
+
+# Two bots with the widget on: the fuzzer's widget requests use the first one's key and a visitor token of
+# it; fuzz.checks.widget_key_reaches_only_its_bot replays them with the second one's key.
+WIDGET_KEY = "pk_fuzz-widget-key-of-the-owners-bot-1"
+OTHER_WIDGET_KEY = "pk_fuzz-widget-key-of-the-owners-bot-2"
+VISITOR_TOKEN = "fuzz-visitor-token-of-a-conversation-with-bot-1"
+WIDGET_OPERATIONS = "/api/widget/{key}/"
 
 
 def _access_token(user: User) -> str:
@@ -44,7 +54,11 @@ class OwnerJWT:
         return _access_token(OWNER)
 
     def set(self, case: schemathesis.Case[Any], data: str, context: schemathesis.AuthContext) -> None:
-        case.headers["Authorization"] = f"Bearer {data}"
+        # A widget visitor's operations take the visitor's token instead of a user's JWT.
+        if checks.is_visitor_operation(case):
+            case.headers[checks.VISITOR_HEADER] = VISITOR_TOKEN
+        else:
+            case.headers["Authorization"] = f"Bearer {data}"
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +79,15 @@ def two_users_and_an_in_process_agent(
             password="fuzz-password-8c2e41",
         )
     monkeypatch.setenv(checks.PEER_TOKEN_ENV, _access_token(PEER))
+    widget_bots = [
+        Bot.objects.create(owner_id=OWNER.id, name=key, widget_key=key, widget_origins=[])
+        for key in (WIDGET_KEY, OTHER_WIDGET_KEY)
+    ]
+    Conversation.objects.create(bot=widget_bots[0], visitor_token_hash=token_hash(VISITOR_TOKEN))
+    # The fuzzer sends far more than a visitor may; the limits have tests of their own.
+    settings.WIDGET_VISITOR_THROTTLE_RATE = settings.WIDGET_START_THROTTLE_RATE = "1000000/min"
+    settings.WIDGET_KEY_THROTTLE_RATE = "1000000/min"
+    monkeypatch.setenv(checks.OTHER_WIDGET_KEY_ENV, OTHER_WIDGET_KEY)
     yield
     set_agent(None)
     request_started.connect(close_old_connections)
@@ -79,7 +102,15 @@ def test_the_schema_links_created_objects_to_their_operations() -> None:
 
 @schema.parametrize()
 def test_every_operation_honours_the_schema(case: schemathesis.Case[Any]) -> None:
+    if case.path.startswith(WIDGET_OPERATIONS):
+        # A random key finds no bot (404) and would test nothing else: the fuzzer talks to a live widget.
+        case.path_parameters["key"] = WIDGET_KEY
     case.call_and_validate()
+    if case.path.startswith(WIDGET_OPERATIONS):
+        # Visitors' conversations never leave the widget's bot.
+        assert (
+            not Conversation.objects.filter(owner__isnull=True).exclude(bot__widget_key=WIDGET_KEY).exists()
+        )
 
 
 def test_stateful_sequences_honour_the_schema_and_ownership() -> None:

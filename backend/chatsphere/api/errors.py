@@ -25,8 +25,10 @@ from chatsphere.services.exceptions import (
     DocumentNotRetryableError,
     FileTooLargeError,
     IdempotencyKeyReusedError,
+    OriginNotAllowedError,
     ServiceError,
     UnsupportedFileTypeError,
+    WidgetNotFoundError,
 )
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ SERVICE_ERROR_STATUS: dict[type[ServiceError], int] = {
     DocumentNotRetryableError: status.HTTP_409_CONFLICT,
     BotInactiveError: status.HTTP_409_CONFLICT,
     IdempotencyKeyReusedError: status.HTTP_409_CONFLICT,
+    WidgetNotFoundError: status.HTTP_404_NOT_FOUND,
+    OriginNotAllowedError: status.HTTP_403_FORBIDDEN,
 }
 
 

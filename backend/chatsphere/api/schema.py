@@ -9,6 +9,7 @@ from chatsphere.api.serializers import ErrorSerializer
 ERROR_DESCRIPTIONS = {
     400: "Invalid input (validation_error with field details, or malformed_json).",
     401: "Missing, invalid or expired credentials.",
+    403: "The page's origin is not one the bot's owner allowed to embed the widget.",
     404: "No such object, or it belongs to another user.",
     405: "This method does not apply here: `train_text` is not a document id but the path for pasted text.",
     409: "The object is in a state that forbids this action.",

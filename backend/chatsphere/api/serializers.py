@@ -15,8 +15,9 @@ from rest_framework.fields import empty
 from rest_framework.utils import html
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 
-from chatsphere.models import Bot, Conversation, Document, Message
+from chatsphere.models import Bot, Chunk, Conversation, Document, Message
 from chatsphere.selectors import bot_list
+from chatsphere.services.widgets import MAX_WIDGET_ORIGINS
 
 MAX_CHAT_MESSAGE_CHARS = 8000  # the agent's limit (chatsphere_agent/schemas.py MAX_MESSAGE_CHARS)
 
@@ -169,6 +170,17 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """Only a JSON integer: DRF's IntegerField also takes "3" and true. 3.0 is one, as JSON Schema says."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not (
+            isinstance(data, int) or (isinstance(data, float) and data.is_integer())
+        ):
+            self.fail("invalid")
+        return super().to_internal_value(int(data))
+
+
 class StrictFloatField(serializers.FloatField):
     """Only a JSON number: DRF's FloatField also takes false, true and numeric strings like "0.5"."""
 
@@ -186,6 +198,7 @@ class BotSerializer(serializers.ModelSerializer[Bot]):
         models.TextField: StrictCharField,
         models.FloatField: StrictFloatField,
         models.BooleanField: StrictBooleanField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
     }
 
     class Meta:
@@ -199,10 +212,36 @@ class BotSerializer(serializers.ModelSerializer[Bot]):
             "model",
             "temperature",
             "is_active",
+            "retrieval_top_k",
+            "retrieval_min_score",
+            "widget_key",
+            "widget_origins",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "widget_key", "widget_origins", "created_at", "updated_at"]
+        extra_kwargs = {
+            "widget_key": {
+                "help_text": "The publishable key of the chat widget; null while embedding is off."
+            },
+            "widget_origins": {
+                "help_text": "Web origins (scheme://host[:port]) allowed to embed the widget."
+            },
+        }
+
+
+# An origin as browsers send it: scheme, host and optional port, nothing else.
+_ORIGIN = RegexValidator(
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$", "An origin is scheme://host[:port]."
+)
+
+
+class WidgetSettingsSerializer(serializers.Serializer[Any]):
+    allowed_origins = serializers.ListField(
+        child=StrictCharField(max_length=200, validators=[_ORIGIN]),
+        max_length=MAX_WIDGET_ORIGINS,
+        help_text="The web origins whose pages may embed the widget, e.g. https://shop.example.",
+    )
 
 
 class DocumentSerializer(serializers.ModelSerializer[Document]):
@@ -220,6 +259,13 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
             "created_at",
             "updated_at",
         ]
+        read_only_fields = fields
+
+
+class ChunkSerializer(serializers.ModelSerializer[Chunk]):
+    class Meta:
+        model = Chunk
+        fields = ["index", "content"]
         read_only_fields = fields
 
 
@@ -327,6 +373,31 @@ class SearchHitSerializer(serializers.Serializer[Any]):
 class BotSearchResponseSerializer(serializers.Serializer[Any]):
     mode = serializers.ChoiceField(choices=RETRIEVAL_MODES, help_text="The mode the AI service searched.")
     results = SearchHitSerializer(many=True)
+
+
+class WidgetBotSerializer(serializers.ModelSerializer[Bot]):
+    """What a widget shows of its bot: nothing of the owner's data beyond a name and a greeting."""
+
+    class Meta:
+        model = Bot
+        fields = ["name", "welcome_message"]
+        read_only_fields = fields
+
+
+class WidgetConversationSerializer(serializers.ModelSerializer[Conversation]):
+    messages = MessageSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "messages"]
+        read_only_fields = fields
+
+
+class WidgetStartSerializer(serializers.Serializer[Any]):
+    visitor_token = serializers.CharField(
+        help_text="Send it as the X-Visitor-Token header: it alone opens this conversation."
+    )
+    conversation = WidgetConversationSerializer()
 
 
 class AgentHealthSerializer(serializers.Serializer[Any]):

@@ -61,12 +61,16 @@ class ChatRateThrottle(_AtomicWindowMixin, UserRateThrottle):
         return str(settings.CHAT_THROTTLE_RATE)
 
 
-class _PerIPThrottle(_AtomicWindowMixin):
+class _SettingRateThrottle(_AtomicWindowMixin):
+    """A limit whose rate is the setting named `rate_setting`, read at request time."""
+
     rate_setting: str
 
     def get_rate(self) -> str:
         return str(getattr(settings, self.rate_setting))
 
+
+class _PerIPThrottle(_SettingRateThrottle):
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
@@ -102,3 +106,39 @@ class LoginUsernameThrottle(_AtomicWindowMixin):
             return None  # the serializer answers 400 for it
         ident = hashlib.sha256(username.casefold().encode()).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class WidgetKeyThrottle(_SettingRateThrottle):
+    """All traffic of one publishable key together, WIDGET_KEY_THROTTLE_RATE: bounds what a key can cost."""
+
+    scope = "widget_key"
+    rate_setting = "WIDGET_KEY_THROTTLE_RATE"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        if request.method == "OPTIONS":
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": view.kwargs["key"]}
+
+
+class WidgetStartThrottle(_SettingRateThrottle):
+    """New widget conversations per client address, WIDGET_START_THROTTLE_RATE."""
+
+    scope = "widget_start"
+    rate_setting = "WIDGET_START_THROTTLE_RATE"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        if request.method == "OPTIONS":
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class WidgetVisitorThrottle(_SettingRateThrottle):
+    """Messages per widget visitor (their conversation), WIDGET_VISITOR_THROTTLE_RATE."""
+
+    scope = "widget_visitor"
+    rate_setting = "WIDGET_VISITOR_THROTTLE_RATE"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        if request.method == "OPTIONS" or request.auth is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}

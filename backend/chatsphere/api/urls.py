@@ -15,6 +15,12 @@ from chatsphere.api.views import (
     TokenRefreshAccessView,
     UnknownAPIPathView,
 )
+from chatsphere.api.widget import (
+    WidgetBotView,
+    WidgetChatView,
+    WidgetConversationStartView,
+    WidgetConversationView,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -35,6 +41,10 @@ urlpatterns = [
     re_path(
         r"^conversations/(?P<pk>[^/.]+)/chat/$", ConversationChatView.as_view(), name="conversation-chat"
     ),
+    path("widget/<str:key>/", WidgetBotView.as_view(), name="widget-bot"),
+    path("widget/<str:key>/conversations/", WidgetConversationStartView.as_view(), name="widget-start"),
+    path("widget/<str:key>/conversation/", WidgetConversationView.as_view(), name="widget-conversation"),
+    path("widget/<str:key>/chat/", WidgetChatView.as_view(), name="widget-chat"),
     path("", include(router.urls)),
     # Last: whatever matched nothing above is the JSON 404, never Django's HTML page.
     re_path(r"", UnknownAPIPathView.as_view(), name="unknown-api-path"),

@@ -29,6 +29,7 @@ from chatsphere.api.serializers import (
     BotSearchRequestSerializer,
     BotSearchResponseSerializer,
     BotSerializer,
+    ChunkSerializer,
     ConversationCreateSerializer,
     ConversationDetailSerializer,
     ConversationSerializer,
@@ -42,6 +43,7 @@ from chatsphere.api.serializers import (
     TokenPairSerializer,
     TrainTextSerializer,
     UserSerializer,
+    WidgetSettingsSerializer,
 )
 from chatsphere.api.throttles import (
     LoginIPThrottle,
@@ -60,6 +62,7 @@ from chatsphere.services.documents import (
 )
 from chatsphere.services.health import DatabaseUnavailableError, system_health
 from chatsphere.services.users import user_logout, user_register
+from chatsphere.services.widgets import bot_widget_enable, bot_widget_revoke
 
 BOT_FILTER = OpenApiParameter("bot", OpenApiTypes.UUID, description="Only objects of this bot.")
 
@@ -246,6 +249,32 @@ class BotViewSet(viewsets.ModelViewSet[Bot]):
         )
         return Response(BotSearchResponseSerializer({"mode": mode, "results": hits}).data)
 
+    @extend_schema(
+        methods=["POST"],
+        operation_id="bots_widget_enable",
+        description="Switch public embedding on (a publishable key is created if there is none) and set "
+        "the origins whose pages may embed the chat widget.",
+        request=WidgetSettingsSerializer,
+        responses={200: BotSerializer, **errors(400, 401, 404, 413, 415)},
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        operation_id="bots_widget_revoke",
+        description="Revoke the widget's key: every page using it stops at once; visitors' conversations "
+        "are deleted.",
+        request=None,
+        responses={200: BotSerializer, **errors(401, 404)},
+    )
+    @action(detail=True, methods=["post", "delete"], parser_classes=[StrictJSONParser])
+    def widget(self, request: Request, pk: str | None = None) -> Response:
+        bot = self.get_object()
+        if request.method == "DELETE":
+            return Response(BotSerializer(bot_widget_revoke(bot=bot)).data)
+        serializer = WidgetSettingsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        bot = bot_widget_enable(bot=bot, origins=serializer.validated_data["allowed_origins"])
+        return Response(BotSerializer(bot).data)
+
 
 @extend_schema_view(
     list=extend_schema(parameters=[BOT_FILTER], responses={200: DocumentSerializer, **list_errors()}),
@@ -312,6 +341,18 @@ class DocumentViewSet(
     def retry(self, request: Request, pk: str | None = None) -> Response:
         document = document_retry(document=self.get_object())
         return Response(DocumentSerializer(document).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        description="The document's chunks, in order: the passages the bot retrieves and cites.",
+        responses={200: ChunkSerializer(many=True), **errors(401, 404, 405)},
+    )
+    @action(detail=True, methods=["get"])
+    def chunks(self, request: Request, pk: str | None = None) -> Response:
+        chunks = selectors.chunk_list(document=self.get_object())
+        paginator = self.paginator
+        assert paginator is not None  # the API always paginates lists
+        page = paginator.paginate_queryset(chunks, request, view=self)
+        return paginator.get_paginated_response(ChunkSerializer(page, many=True).data)
 
     def perform_destroy(self, instance: Document) -> None:
         document_delete(document=instance)

@@ -88,6 +88,7 @@ class ChatCall:
     temperature: float | None = None
     user_id: str | None = None
     top_k: int | None = None
+    min_score: float | None = None
 
 
 # The events of the agent's /chat/stream, in the order it sends them: sources, token*, done | error.
@@ -179,6 +180,7 @@ class AgentGateway(Protocol):
         temperature: float | None = None,
         user_id: str | None = None,
         top_k: int | None = None,
+        min_score: float | None = None,
     ) -> ChatResult: ...
 
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int: ...
@@ -305,6 +307,7 @@ class HttpAgentClient:
         temperature: float | None = None,
         user_id: str | None = None,
         top_k: int | None = None,
+        min_score: float | None = None,
     ) -> ChatResult:
         call = ChatCall(
             bot_id=bot_id,
@@ -315,6 +318,7 @@ class HttpAgentClient:
             temperature=temperature,
             user_id=user_id,
             top_k=top_k,
+            min_score=min_score,
         )
         return _chat_result(self._request("POST", "/chat", json=_chat_payload(call)))
 
@@ -463,6 +467,7 @@ def _chat_payload(call: ChatCall) -> dict[str, Any]:
         "temperature": call.temperature,
         "user_id": call.user_id,
         "top_k": call.top_k,
+        "min_score": call.min_score,
     }
     payload.update({key: value for key, value in optional.items() if value is not None})
     return payload
@@ -630,6 +635,7 @@ class InMemoryAgent:
         temperature: float | None = None,
         user_id: str | None = None,
         top_k: int | None = None,
+        min_score: float | None = None,
     ) -> ChatResult:
         self._check_available()
         self.chat_requests.append(
@@ -641,6 +647,8 @@ class InMemoryAgent:
                 "model": model,
                 "temperature": temperature,
                 "user_id": user_id,
+                "top_k": top_k,
+                "min_score": min_score,
             }
         )
         sources = tuple(self._keyword_matches(bot_id=bot_id, query=message)[: top_k or 4])

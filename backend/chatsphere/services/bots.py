@@ -11,7 +11,17 @@ from chatsphere.services.agent_client import SearchHit, get_agent
 from chatsphere.services.documents import document_files_delete, documents_deleting
 
 BOT_EDITABLE_FIELDS = frozenset(
-    {"name", "description", "welcome_message", "system_prompt", "model", "temperature", "is_active"}
+    {
+        "name",
+        "description",
+        "welcome_message",
+        "system_prompt",
+        "model",
+        "temperature",
+        "is_active",
+        "retrieval_top_k",
+        "retrieval_min_score",
+    }
 )
 
 

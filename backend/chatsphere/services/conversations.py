@@ -121,7 +121,10 @@ def conversation_turn_open(
         system_prompt=bot.system_prompt or None,
         model=bot.model or None,
         temperature=bot.temperature,
-        user_id=str(conversation.owner_id),
+        # A widget visitor has no user id: the agent only uses it to label its logs.
+        user_id=str(conversation.owner_id) if conversation.owner_id is not None else None,
+        top_k=bot.retrieval_top_k,
+        min_score=bot.retrieval_min_score,
     )
     return ChatTurn(
         conversation=conversation,

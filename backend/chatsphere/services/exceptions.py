@@ -35,3 +35,13 @@ class BotInactiveError(ServiceError):
 
 class IdempotencyKeyReusedError(ServiceError):
     code = "idempotency_key_reused"
+
+
+class WidgetNotFoundError(ServiceError):
+    """No bot has this publishable key: it never existed, or its owner revoked it."""
+
+    code = "widget_not_found"
+
+
+class OriginNotAllowedError(ServiceError):
+    code = "origin_not_allowed"

@@ -148,6 +148,20 @@ class TestRetrieval:
         assert 1 <= len(scores) <= 2
         assert scores == sorted(scores, reverse=True)
 
+    def test_a_bots_relevance_floor_drops_weaker_sources(self, client: TestClient) -> None:
+        bot_id = str(uuid.uuid4())
+        embed(client, bot_id=bot_id, document_id=str(uuid.uuid4()), chunks=TELESCOPE_DOC)
+        question = "Tell me about the Zephyr-9 telescope"
+
+        loose = client.post("/chat", json=chat_payload(bot_id=bot_id, message=question, min_score=0.0)).json()
+        best = max(source["score"] for source in loose["sources"])
+        strict = client.post(
+            "/chat", json=chat_payload(bot_id=bot_id, message=question, min_score=min(best + 0.01, 1.0))
+        ).json()
+
+        assert len(loose["sources"]) >= 1
+        assert strict["sources"] == []
+
 
 class TestDocumentLifecycle:
     def test_re_embedding_replaces_instead_of_adding(self, client: TestClient) -> None:

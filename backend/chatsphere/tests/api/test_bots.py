@@ -34,6 +34,9 @@ def test_create_list_update_bot(api, user):
         ({"name": "x", "temperature": 2.5}, "temperature"),
         ({"name": ""}, "name"),
         ({"name": "x", "model": "bad model!"}, "model"),
+        ({"name": "x", "retrieval_top_k": 0}, "retrieval_top_k"),
+        ({"name": "x", "retrieval_top_k": 21}, "retrieval_top_k"),
+        ({"name": "x", "retrieval_min_score": 1.5}, "retrieval_min_score"),
     ],
 )
 def test_invalid_bot_is_400_with_the_field_named(api, payload, field):
@@ -54,7 +57,16 @@ def test_is_active_takes_only_a_json_boolean(api, is_active):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("temperature", False), ("temperature", "0.5"), ("temperature", None), ("model", 0), ("name", 1)],
+    [
+        ("temperature", False),
+        ("temperature", "0.5"),
+        ("temperature", None),
+        ("model", 0),
+        ("name", 1),
+        ("retrieval_top_k", "4"),
+        ("retrieval_top_k", 4.5),
+        ("retrieval_top_k", True),
+    ],
 )
 def test_each_field_takes_only_its_json_type(api, field, value):
     # Found by schemathesis (negative_data_rejection): `"temperature": false` made a bot with temperature 0,
@@ -90,6 +102,13 @@ def test_a_name_of_only_whitespace_is_refused_as_the_schema_says(api, client, bl
     assert {detail["field"] for detail in error["details"]} == {"name"}
     assert schema["properties"]["name"]["pattern"] == NOT_BLANK_PATTERN
     assert re.fullmatch(NOT_BLANK_PATTERN, blank) is None
+
+
+def test_an_integral_float_is_a_valid_top_k(api):
+    # JSON Schema counts 3.0 as an integer, so the schema's `integer` takes it.
+    response = api.post("/api/bots/", {"name": "x", "retrieval_top_k": 3.0}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["retrieval_top_k"] == 3
 
 
 def test_an_integer_is_a_valid_temperature(api):

@@ -168,3 +168,12 @@ def test_a_malformed_idempotency_key_is_400_and_stores_nothing(api, conversation
     assert_error(_send(api, conversation, "hello", "has space"), 400, "validation_error")
     assert_error(_send(api, conversation, "hello", "x" * 101), 400, "validation_error")
     assert not conversation.messages.exists()
+
+
+def test_chat_sends_the_bots_retrieval_settings(api, conversation, agent):
+    bot = conversation.bot
+    bot.retrieval_top_k, bot.retrieval_min_score = 7, 0.6
+    bot.save()
+    chat(api, conversation, "What do penguins eat?")
+    sent = agent.chat_requests[-1]
+    assert (sent["top_k"], sent["min_score"]) == (7, 0.6)
