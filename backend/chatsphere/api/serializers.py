@@ -332,15 +332,6 @@ class ChatReplySerializer(serializers.Serializer[Any]):
     bot_message = MessageSerializer()
 
 
-class StrictIntegerField(serializers.IntegerField):
-    """Only a JSON integer: DRF's IntegerField also takes true, "5" and 5.0."""
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return int(super().to_internal_value(data))
-
-
 RETRIEVAL_MODES = ["dense", "lexical", "hybrid"]
 MAX_SEARCH_TOP_K = 50  # the agent's limit (chatsphere_agent/schemas.py SearchRequest)
 
