@@ -81,7 +81,7 @@ class AgentSettings(BaseSettings):
     provider_retry_backoff_seconds: float = Field(default=0.5, gt=0, le=10)
     # The local model encodes a document this many chunks per call; a chat's query waits at most for one
     # such call (providers/embedding_scheduler.py). Concurrent queries share one call, up to the second.
-    local_embedding_batch_size: int = Field(default=1, ge=1, le=1024)
+    local_embedding_batch_size: int = Field(default=4, ge=1, le=1024)
     local_query_batch_size: int = Field(default=32, ge=1, le=1024)
     # A blocking route (retrieval, a synchronous LLM call) holds a worker thread for the whole LLM call;
     # AnyIO's default of 40 threads would queue the 41st concurrent chat behind a 2-second answer.
