@@ -55,7 +55,10 @@ def test_sign_up_build_a_bot_chat_with_citations_and_resume(page: Page, django_u
 
     page.get_by_role("tab", name="Chat").click()
     page.get_by_label("Your message").fill(LIGHTHOUSE.question)
-    page.get_by_label("Your message").press("Enter")
+    with page.expect_response(lambda response: response.url.endswith("/chat/")) as chat:
+        page.get_by_label("Your message").press("Enter")
+    # The app asked for the answer as a stream and got one, rather than falling back to JSON.
+    assert chat.value.headers["content-type"].startswith("text/event-stream")
     answer = page.locator(".message.bot").last
     expect(answer).to_contain_text(LIGHTHOUSE.answer_words, timeout=60_000)
     citation = answer.get_by_role("button", name=re.compile(LIGHTHOUSE.file_name))

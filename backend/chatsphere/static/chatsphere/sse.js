@@ -36,7 +36,9 @@ export async function streamChat(path, text, handlers) {
   const response = await request(path, {
     method: "POST",
     json: { message: text },
-    headers: { Accept: "text/event-stream, application/json;q=0.9" },
+    // Only the stream is asked for: DRF's negotiation ignores q-values, so listing JSON as well would get
+    // JSON. A server that cannot stream (and every error) still answers JSON, read below.
+    headers: { Accept: "text/event-stream" },
   });
   if (!(response.headers.get("Content-Type") || "").includes("text/event-stream")) {
     const body = await response.json();
