@@ -104,7 +104,7 @@ def django_env(stack_env: dict[str, str], proxy_session: FaultProxy) -> dict[str
 
 @pytest.fixture(scope="session")
 def django(django_env: dict[str, str], state_dir: Path) -> Iterator[DjangoServer]:
-    # Sync workers (threads=1): a request holds its worker, as in the starvation and throttle findings.
+    # Several worker processes: the throttle finding is about limits that must hold across processes.
     server = DjangoServer(env=django_env, log_dir=state_dir / "logs", workers=DJANGO_WORKERS)
     try:
         server.start()

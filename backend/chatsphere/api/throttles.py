@@ -92,13 +92,11 @@ class RegisterIPThrottle(_PerIPThrottle):
     rate_setting = "REGISTER_THROTTLE_RATE"
 
 
-class LoginUsernameThrottle(_AtomicWindowMixin):
+class LoginUsernameThrottle(_SettingRateThrottle):
     """Attempts per account, whichever addresses they come from: a distributed guess of one password."""
 
     scope = "login_username"
-
-    def get_rate(self) -> str:
-        return str(settings.LOGIN_USERNAME_THROTTLE_RATE)
+    rate_setting = "LOGIN_USERNAME_THROTTLE_RATE"
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         username = request.data.get("username") if hasattr(request.data, "get") else None
