@@ -141,3 +141,27 @@ def test_the_widget_chats_from_an_allowed_origin_only_until_revoked(
     visitor.get_by_role("button", name="Open chat").click()
     expect(visitor.locator("#chatsphere-widget li.problem")).to_contain_text("not available")
     shots.take(visitor, "widget-revoked")
+
+
+def test_what_a_user_types_into_a_tab_on_a_slow_network_is_kept(page: Page, django_url: str):
+    """The widget test's old flake, made certain: the Widget tab was shown before the bot was reloaded, so
+    origins typed at once were overwritten by the late render and the key was enabled for no origin."""
+    sign_up(page, django_url)
+    page.get_by_label("New bot name").fill("Slow network bot")
+    page.get_by_role("button", name="Create bot").click()
+    expect(page.get_by_role("heading", name="Slow network bot")).to_be_visible()
+    network = page.context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 400, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+
+    page.get_by_role("tab", name="Widget").click()
+    page.get_by_label("Allowed origins").fill("https://shop.example")
+    # The user reads what they typed for a second before enabling: the tab's load has landed by then.
+    page.wait_for_timeout(1_000)
+    page.get_by_role("button", name=re.compile("Enable embedding")).click()
+
+    expect(page.locator("#widget-key")).to_have_text(re.compile(r"^pk_"))
+    expect(page.get_by_label("Allowed origins")).to_have_value("https://shop.example")

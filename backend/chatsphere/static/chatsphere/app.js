@@ -5,7 +5,7 @@ import { streamChat } from "./sse.js";
 
 const $ = (selector) => document.querySelector(selector);
 const POLL_MS = 1000;
-const state = { bots: [], bot: null, tab: "chat", conversation: null, pollTimer: null };
+const state = { bots: [], bot: null, tab: "chat", conversation: null, pollTimer: null, renderGeneration: 0 };
 
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -72,9 +72,15 @@ async function loadBots() {
   );
 }
 
+// A tab's panel is shown only once its content is loaded, so nothing a user types into it is overwritten by
+// a late render; and only the newest render may touch the page (a slower, older one gives way).
 async function render() {
   clearTimeout(state.pollTimer);
+  const generation = ++state.renderGeneration;
+  const isStale = () => generation !== state.renderGeneration;
   const { botId, tab, conversationId } = route();
+  await loadBots();
+  if (isStale()) return;
   const bot = state.bots.find((candidate) => candidate.id === botId);
   $("#bot-panel").hidden = !bot;
   if (!bot) return;
@@ -86,12 +92,12 @@ async function render() {
     button.setAttribute("aria-selected", String(selected));
     button.tabIndex = selected ? 0 : -1;
   }
-  for (const panel of document.querySelectorAll("[data-panel]")) panel.hidden = panel.dataset.panel !== tab;
-  await loadBots();
   if (tab === "chat") await renderChat(conversationId);
   if (tab === "documents") await renderDocuments();
   if (tab === "settings") renderSettings();
   if (tab === "widget") renderWidget();
+  if (isStale()) return;
+  for (const panel of document.querySelectorAll("[data-panel]")) panel.hidden = panel.dataset.panel !== tab;
 }
 
 // --- chat ---------------------------------------------------------------------------------------------
