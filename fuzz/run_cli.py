@@ -1,7 +1,7 @@
 """Fuzz both services as production runs them, with the schemathesis CLI: `python -m fuzz.run_cli`.
 
 The agent runs under uvicorn on its embedded stack (local MiniLM, Chroma in a temporary directory, the
-extractive answerer) and Django under uvicorn on a fresh SQLite file, both built by tests/e2e/stack.py with
+extractive answerer) and Django under uvicorn on a fresh SQLite file, both built by testsupport/stack with
 generated secrets. Two users register; the first one's JWT authenticates the run, the second one's
 (FUZZ_PEER_TOKEN) lets fuzz.checks.owner_only_access replay every successful request on an object as a
 stranger. Every check runs (`--checks all`), stateful phase included; how many examples, the seed and the
@@ -27,12 +27,19 @@ import httpx
 
 from fuzz.checks import PEER_TOKEN_ENV
 from fuzz.config import CONFIG_PATH, max_examples_override
-from tests.e2e.stack import BIN, REPO, AgentServer, DjangoServer, stack_environment
 from testsupport.processes import ProcessError
+from testsupport.stack import (
+    BIN,
+    REPO,
+    AgentServer,
+    DjangoServer,
+    register_account,
+    sqlite_url,
+    stack_environment,
+)
 
 # The fuzzer chats as fast as it can; throttling has tests of its own.
 UNTHROTTLED_CHAT_RATE = "1000000/min"
-PASSWORD = "fuzz-cli-password-5b8e2d7a"  # noqa: S105 - a throwaway user of a throwaway database
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +56,7 @@ def main() -> int:
         with ExitStack() as cleanup:
             state_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="chatsphere-fuzz-")))
             env = stack_environment(
-                database_url=_sqlite_url(state_dir / "chatsphere.sqlite3"), state_dir=state_dir
+                database_url=sqlite_url(state_dir / "chatsphere.sqlite3"), state_dir=state_dir
             )
             env["CHAT_THROTTLE_RATE"] = UNTHROTTLED_CHAT_RATE
             # register_create hashes a password per example: PBKDF2's deliberate cost buys the fuzzer nothing.
@@ -63,9 +70,7 @@ def main() -> int:
             agent.start()
             cleanup.callback(django.stop)
             django.start()
-            owner_token, peer_token = (
-                _register_and_log_in(django.url, name) for name in ("fuzz-owner", "fuzz-peer")
-            )
+            owner_token, peer_token = (_access_token(django.url) for _ in range(2))
 
             runs.append(
                 _fuzz(
@@ -99,23 +104,10 @@ def main() -> int:
     return 0 if all(run.exit_code == 0 for run in runs) else 1
 
 
-def _sqlite_url(path: Path) -> str:
-    # WAL and IMMEDIATE transactions: the server's threads write concurrently without "database is locked".
-    return f"sqlite:///{path}?transaction_mode=IMMEDIATE&timeout=20&init_command=PRAGMA+journal_mode%3DWAL"
-
-
-def _register_and_log_in(django_url: str, username: str) -> str:
+def _access_token(django_url: str) -> str:
     """A new user's access token."""
     with httpx.Client(base_url=f"{django_url}/api", timeout=30.0) as client:
-        registered = client.post(
-            "/register/",
-            json={"username": username, "email": f"{username}@example.org", "password": PASSWORD},
-        )
-        registered.raise_for_status()
-        tokens = client.post("/token/", json={"username": username, "password": PASSWORD})
-        tokens.raise_for_status()
-        access: str = tokens.json()["access"]
-        return access
+        return register_account(client, prefix="fuzz").access
 
 
 def _fuzz(service: str, *, schema: str, base_url: str, token: str, env: Mapping[str, str]) -> FuzzRun:

@@ -5,7 +5,7 @@
 One run starts a throwaway PostgreSQL, the stand-in OpenAI-compatible LLM (testsupport.standin_llm: by
 default 1 s to the first token, then 20 tokens/s for 20 tokens, so one answer takes 2 s), the agent
 pointed at it with LLM_BASE_URL, and Django under uvicorn exactly as production runs it (the server
-classes of tests/e2e/stack.py; chat throttle lifted via CHAT_THROTTLE_RATE). It seeds one bot with one
+classes of testsupport/stack; chat throttle lifted via CHAT_THROTTLE_RATE). It seeds one bot with one
 document, then sends N chats at once, four times: JSON to the agent, JSON through Django, streamed to the
 agent, streamed through Django. It prints each batch's wall time and errors, the Django/agent ratios, and
 the time to first token (p50, p95) of both streamed batches.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import statistics
 import sys
 import tempfile
@@ -30,9 +29,9 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.stack import AgentServer, DjangoServer, stack_environment  # noqa: E402
 from testsupport.databases import recreate_database  # noqa: E402
 from testsupport.local_servers import postgres_bindir, start_local_postgres  # noqa: E402
+from testsupport.stack import AgentServer, DjangoServer, register_account, stack_environment  # noqa: E402
 from testsupport.standin_llm import LLMProfile, StandInLLM  # noqa: E402
 
 DOCUMENT = (
@@ -118,13 +117,7 @@ async def _batch(name: str, chats: int, call: Call) -> Batch:
 def _seed(django_url: str, chats: int) -> tuple[str, str, list[str]]:
     """(token, bot id, one conversation per simulated user) of a fresh user with one READY document."""
     with httpx.Client(base_url=f"{django_url}/api", timeout=TIMEOUT) as api:
-        username, password = f"bench_{secrets.token_hex(4)}", secrets.token_urlsafe(16)
-        api.post(
-            "/register/",
-            json={"username": username, "email": f"{username}@example.com", "password": password},
-        ).raise_for_status()
-        token = api.post("/token/", json={"username": username, "password": password}).json()["access"]
-        api.headers["Authorization"] = f"Bearer {token}"
+        token = register_account(api, prefix="bench").access
         bot = api.post("/bots/", json={"name": "Bench"}).json()["id"]
         document = api.post(
             "/documents/train_text/", json={"bot": bot, "name": "halden.md", "text": DOCUMENT}

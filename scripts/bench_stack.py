@@ -3,7 +3,7 @@
     make bench                                                     # SQLite, as `make run` serves it
     .venv/bin/python scripts/bench_stack.py --database postgres    # a throwaway local PostgreSQL
 
-Starts the agent under uvicorn and Django as scripts/serve_django.sh serves it (tests/e2e/stack.py's
+Starts the agent under uvicorn and Django as scripts/serve_django.sh serves it (testsupport/stack's
 servers: local MiniLM, Chroma, extractive answers, Celery eager, the chat throttle lifted) in a fresh
 temporary directory, then measures:
 
@@ -44,8 +44,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bench_agent import percentile, synthetic_chunk  # noqa: E402
 
 from tests.e2e.api import ApiUser  # noqa: E402
-from tests.e2e.stack import AgentServer, DjangoServer, stack_environment  # noqa: E402
 from testsupport.local_servers import LocalServer, postgres_bindir, start_local_postgres  # noqa: E402
+from testsupport.stack import AgentServer, DjangoServer, stack_environment  # noqa: E402
 
 CHUNK_CHARS = 990  # one paragraph per chunk under Django's default CHUNK_SIZE (1000)
 KNOWLEDGE_CHUNKS = 20
@@ -166,7 +166,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, *, agent_url: str, django_url: str, token: str) -> None:
-    reader, uploader = ApiUser(base_url=django_url), ApiUser(base_url=django_url)
+    reader, uploader = ApiUser.register(base_url=django_url), ApiUser.register(base_url=django_url)
     for user in (reader, uploader):  # an upload answers once its document is embedded (Celery eager)
         user.client.timeout = httpx.Timeout(float(BENCH_AGENT_TIMEOUT_S), connect=5.0)
     bot_id = reader.create_bot(name="Knowledge")

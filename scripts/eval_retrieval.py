@@ -20,7 +20,7 @@ from tests.e2e.api import ApiUser
 from tests.e2e.scifact import MODES, load_dataset, slice_of
 from tests.e2e.scifact import evaluate as evaluate_mode
 from tests.e2e.scifact import ingest as ingest_corpus
-from tests.e2e.stack import REPO, AgentServer, DjangoServer, stack_environment
+from testsupport.stack import REPO, AgentServer, DjangoServer, stack_environment
 
 DEFAULT_DATA = REPO.parent / "shared" / "eval" / "scifact"
 # Published nDCG@10 on SciFact; MiniLM is MTEB's figure on this train split, BM25 the BEIR paper's (test).
@@ -53,7 +53,7 @@ def main() -> None:
         try:
             agent.start()
             django.start()
-            user = ApiUser(base_url=django.url)
+            user = ApiUser.register(base_url=django.url)
             bot_id = user.create_bot(name="SciFact")
             started = time.monotonic()
             papers = ingest_corpus(user.client, bot_id=bot_id, corpus=dataset.corpus)

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/profile_chat.py [--database sqlite|postgres] [--chats 200]
 
 Django runs in this process (django.test.Client, DEBUG off, the chat throttle lifted) on a fresh SQLite
-file or a throwaway local PostgreSQL, calling the real agent under uvicorn (tests/e2e/stack.py) over
+file or a throwaway local PostgreSQL, calling the real agent under uvicorn (testsupport/stack) over
 HTTP, as in production. Printed per chat: the whole request, then the parts named in issue 13
 (authentication, the message writes, the history read, the document-name lookup, serialization, the
 HTTP hop to the agent) as cumulative time under cProfile, which inflates Python-heavy parts; the
@@ -32,7 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench_stack import BENCH_AGENT_TIMEOUT_S, QUESTIONS, UNTHROTTLED_CHAT_RATE, database, paragraphs  # noqa: E402
 
-from tests.e2e.stack import AgentServer, stack_environment  # noqa: E402
+from testsupport.stack import AgentServer, stack_environment  # noqa: E402
 
 # (label, end of the source path, function name) as cProfile keys them.
 DJANGO_PARTS = [

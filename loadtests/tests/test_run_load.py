@@ -3,9 +3,10 @@ import sys
 from pathlib import Path
 
 from loadtests.config import CHAT_REQUEST_OF_USER, LoadSettings
-from loadtests.run_load import REPO_ROOT, _locust_command, _stack_env, _summary
+from loadtests.run_load import _locust_command, _summary, load_environment
 from loadtests.slo import result_to_json
 from loadtests.tests.test_slo import FINAL_TALLY
+from testsupport.stack import REPO
 
 RESULT_JSON = result_to_json(requests=FINAL_TALLY[0], total=FINAL_TALLY[1])
 
@@ -13,7 +14,7 @@ RESULT_JSON = result_to_json(requests=FINAL_TALLY[0], total=FINAL_TALLY[1])
 def test_the_locustfile_defines_exactly_the_user_classes_the_runner_judges():
     listed = subprocess.run(
         [str(Path(sys.executable).parent / "locust"), "-f", "loadtests/locustfile.py", "--list"],
-        cwd=REPO_ROOT, env={"PYTHONPATH": str(REPO_ROOT), "PATH": ""}, capture_output=True, text=True,
+        cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": ""}, capture_output=True, text=True,
         timeout=60, check=True,
     )  # fmt: skip
 
@@ -31,13 +32,21 @@ def test_locust_runs_headless_with_the_configured_load_and_writes_reports(tmp_pa
     assert {f"--csv={tmp_path / 'stats'}", f"--html={tmp_path / 'report.html'}"} <= set(command)
 
 
-def test_the_stack_runs_on_fresh_secrets_and_embedded_providers_whatever_the_local_env_says(tmp_path):
-    local = {"GOOGLE_API_KEY": "a-real-key", "DJANGO_DEBUG": "true", "REDIS_URL": "redis://elsewhere:6379/0"}
+def test_the_stack_runs_on_fresh_secrets_embedded_providers_and_the_widget_limits_it_is_given(
+    tmp_path, monkeypatch
+):
+    for name, value in {
+        "GOOGLE_API_KEY": "a-real-key",
+        "DJANGO_DEBUG": "true",
+        "WIDGET_KEY_THROTTLE_RATE": "7/min",
+    }.items():
+        monkeypatch.setenv(name, value)
 
-    first = _stack_env(base=local, state_dir=tmp_path, agent_url="http://127.0.0.1:1", agent_token="t" * 32)
-    second = _stack_env(base=local, state_dir=tmp_path, agent_url="http://127.0.0.1:1", agent_token="t" * 32)
+    first, second = load_environment(tmp_path), load_environment(tmp_path)
 
-    assert (first["GOOGLE_API_KEY"], first["DJANGO_DEBUG"], first["REDIS_URL"]) == ("", "false", "")
+    assert "GOOGLE_API_KEY" not in first
+    assert (first["DJANGO_DEBUG"], first["REDIS_URL"], first["LLM_PROVIDER"]) == ("false", "", "extractive")
+    assert first["WIDGET_KEY_THROTTLE_RATE"] == "7/min"
     assert first["DJANGO_SECRET_KEY"] != second["DJANGO_SECRET_KEY"]
     assert str(tmp_path) in first["DATABASE_URL"]
     assert str(tmp_path) in first["AGENT_DATA_DIR"]

@@ -1,6 +1,6 @@
 """The product in a real browser: Debian's headless Chromium driven by Playwright, against the e2e stack.
 
-The stack (agent + Django on a fresh PostgreSQL database) is tests/e2e's, fixtures and all. A second
+The stack (agent + Django on a fresh PostgreSQL database) is testsupport.stack.plugin's. A second
 small HTTP server plays the third-party site that embeds the widget: reached as http://localhost:<port>
 and as http://127.0.0.1:<port> it is two different origins, one allowed and one not. Screenshots of each
 step go to reports/browser/.
@@ -19,17 +19,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e import conftest as e2e
 from testsupport.local_servers import free_port
 from testsupport.services import running_in_ci
-
-# The e2e stack's fixtures and its server logs on failure, reused as they are.
-database_url = e2e.database_url
-state_dir = e2e.state_dir
-stack_env = e2e.stack_env
-agent = e2e.agent
-django_url = e2e.django_url
-pytest_runtest_makereport = e2e.pytest_runtest_makereport
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "reports" / "browser"

@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 import json
-import secrets
 import time
-import uuid
 from typing import Any
 
 import httpx
+
+from testsupport.stack import Account, register_account
 
 INGEST_TIMEOUT_S = 120.0
 
 
 class ApiUser:
-    """A fresh user, logged in with a JWT. Steps that must succeed assert their status; `client` is raw."""
+    """A registered, logged-in user. Steps that must succeed assert their status; `client` is raw."""
 
-    def __init__(self, *, base_url: str) -> None:
-        self.username = f"e2e_{uuid.uuid4().hex[:12]}"
-        password = secrets.token_urlsafe(16)
-        self.client = httpx.Client(base_url=f"{base_url}/api", timeout=httpx.Timeout(120.0, connect=5.0))
-        registered = self.client.post(
-            "/register/",
-            json={"username": self.username, "email": f"{self.username}@example.com", "password": password},
-        )
-        assert registered.status_code == 201, registered.text
-        token = self.client.post("/token/", json={"username": self.username, "password": password})
-        assert token.status_code == 200, token.text
-        self.client.headers["Authorization"] = f"Bearer {token.json()['access']}"
+    def __init__(self, account: Account) -> None:
+        self.username = account.username
+        self.client = account.client
+
+    @classmethod
+    def register(cls, *, base_url: str) -> ApiUser:
+        """A new user of the product at `base_url`; the caller closes its client."""
+        client = httpx.Client(base_url=f"{base_url}/api", timeout=httpx.Timeout(120.0, connect=5.0))
+        return cls(register_account(client, prefix="e2e"))
 
     def close(self) -> None:
         self.client.close()

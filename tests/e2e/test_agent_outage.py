@@ -5,7 +5,7 @@ import pytest
 from tests.e2e.api import cited_documents, error_of
 from tests.e2e.conftest import UserFactory
 from tests.e2e.facts import BAKERY, LIGHTHOUSE
-from tests.e2e.stack import AgentServer
+from testsupport.stack import AgentServer
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.api import ApiUser
 from tests.e2e.facts import LIGHTHOUSE
-from tests.e2e.stack import AgentServer, DjangoServer
+from testsupport.stack import AgentServer, DjangoServer
 from testsupport.standin_llm import LLMProfile, StandInLLM, answer_tokens
 
 pytestmark = pytest.mark.slow
@@ -24,18 +24,18 @@ SAVE_TIMEOUT_S = 15.0
 
 
 @pytest.fixture(scope="module")
-def standin_llm(state_dir: Path) -> Iterator[StandInLLM]:
-    llm = StandInLLM(profile=PROFILE, log_dir=state_dir / "logs-streaming")
+def standin_llm(stack_dir: Path) -> Iterator[StandInLLM]:
+    llm = StandInLLM(profile=PROFILE, log_dir=stack_dir / "logs-streaming")
     yield llm
     llm.stop()
 
 
 @pytest.fixture(scope="module")
 def streaming_agent(
-    stack_env: dict[str, str], state_dir: Path, standin_llm: StandInLLM
+    stack_env: dict[str, str], stack_dir: Path, standin_llm: StandInLLM
 ) -> Iterator[AgentServer]:
     env = stack_env | {"LLM_PROVIDER": "openai", "LLM_BASE_URL": standin_llm.base_url, "LLM_MODEL": "standin"}
-    server = AgentServer(env=env, log_dir=state_dir / "logs-streaming")
+    server = AgentServer(env=env, log_dir=stack_dir / "logs-streaming")
     server.start()
     yield server
     server.stop()
@@ -43,11 +43,11 @@ def streaming_agent(
 
 @pytest.fixture(scope="module")
 def streaming_django(
-    stack_env: dict[str, str], state_dir: Path, streaming_agent: AgentServer, django_url: str
+    stack_env: dict[str, str], stack_dir: Path, streaming_agent: AgentServer, django_url: str
 ) -> Iterator[DjangoServer]:
     # After the session's Django (django_url), which has migrated the shared database.
     server = DjangoServer(
-        env=stack_env | {"AGENT_SERVICE_URL": streaming_agent.url}, log_dir=state_dir / "logs-streaming"
+        env=stack_env | {"AGENT_SERVICE_URL": streaming_agent.url}, log_dir=stack_dir / "logs-streaming"
     )
     server.start()
     yield server
@@ -56,7 +56,7 @@ def streaming_django(
 
 @pytest.fixture
 def user(streaming_django: DjangoServer) -> Iterator[ApiUser]:
-    user = ApiUser(base_url=streaming_django.url)
+    user = ApiUser.register(base_url=streaming_django.url)
     yield user
     user.close()
 

@@ -7,25 +7,24 @@
 
 Limits are set low (short agent deadlines, 3 chats a minute, 5 logins per username) so each fault shows in
 seconds. Every client comes from an address of its own (X-Forwarded-For, DJANGO_NUM_PROXIES=1), so the
-per-address limits of one test never throttle another. Run with `-p testsupport.services`.
+per-address limits of one test never throttle another.
+Run with `-p testsupport.services -p testsupport.stack.plugin`.
 """
 
 from __future__ import annotations
 
 import secrets
-import subprocess
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.stack import BACKEND, BIN, AgentServer, DjangoServer, stack_environment
 from testsupport.faultproxy import FaultProxy
-from testsupport.local_servers import LocalServer, redis_server_binary, start_local_redis
+from testsupport.local_servers import LocalServer
 from testsupport.processes import ServerProcess
+from testsupport.stack import AgentServer, start_celery_worker
+from testsupport.stack.plugin import ClientFactory
 
 CHAT_LIMIT_PER_MINUTE = 5
 LOGIN_LIMIT_PER_USERNAME = 5
@@ -38,23 +37,10 @@ DJANGO_WORKERS = 3
 
 
 @pytest.fixture(scope="session")
-def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("faults")
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[LocalServer]:
-    """A Redis of this suite's own: tests pause it, which must not disturb any other suite."""
-    server = start_local_redis(binary=redis_server_binary())
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def stack_env(worker_postgres_url: str, redis_server: LocalServer, state_dir: Path) -> dict[str, str]:
-    return stack_environment(database_url=worker_postgres_url, state_dir=state_dir) | {
-        "REDIS_URL": redis_server.url,
-        "CELERY_BROKER_URL": redis_server.url,
+def stack_settings(stack_redis: LocalServer) -> dict[str, str]:
+    return {
+        "REDIS_URL": stack_redis.url,
+        "CELERY_BROKER_URL": stack_redis.url,
         "CHAT_THROTTLE_RATE": f"{CHAT_LIMIT_PER_MINUTE}/min",
         "LOGIN_USERNAME_THROTTLE_RATE": f"{LOGIN_LIMIT_PER_USERNAME}/min",
         "LOGIN_IP_THROTTLE_RATE": "20/min",
@@ -73,16 +59,6 @@ def stack_env(worker_postgres_url: str, redis_server: LocalServer, state_dir: Pa
 
 
 @pytest.fixture(scope="session")
-def agent(stack_env: dict[str, str], state_dir: Path) -> Iterator[AgentServer]:
-    server = AgentServer(env=stack_env, log_dir=state_dir / "logs")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
 def proxy_session(agent: AgentServer) -> Iterator[FaultProxy]:
     proxy = FaultProxy(upstream_host="127.0.0.1", upstream_port=agent.port)
     yield proxy
@@ -98,49 +74,27 @@ def proxy(proxy_session: FaultProxy) -> Iterator[FaultProxy]:
 
 
 @pytest.fixture(scope="session")
-def django_env(stack_env: dict[str, str], proxy_session: FaultProxy) -> dict[str, str]:
-    return stack_env | {"AGENT_SERVICE_URL": proxy_session.url}
+def agent_url_for_django(proxy_session: FaultProxy) -> str:
+    return proxy_session.url
 
 
 @pytest.fixture(scope="session")
-def django(django_env: dict[str, str], state_dir: Path) -> Iterator[DjangoServer]:
+def django_workers() -> int:
     # Several worker processes: the throttle finding is about limits that must hold across processes.
-    server = DjangoServer(env=django_env, log_dir=state_dir / "logs", workers=DJANGO_WORKERS)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    return DJANGO_WORKERS
 
 
 @pytest.fixture(scope="session")
-def worker(django_env: dict[str, str], state_dir: Path) -> Iterator[ServerProcess]:
+def worker(django_env: dict[str, str], stack_dir: Path) -> Iterator[ServerProcess]:
     """One Celery worker with a prefork pool of one child, which tests kill.
 
     Its agent deadlines are long: embedding a 256-chunk batch through a slowed proxy on a loaded machine
     takes longer than the API's short ones, and the ingestion tests are not about timeouts.
     """
-    command = [str(BIN / "celery"), "-A", "config", "worker", "--loglevel", "INFO", "--pool", "prefork",
-               "--concurrency", "1", "--hostname", f"faults-{uuid.uuid4().hex[:6]}@%h",
-               "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
     env = django_env | {"AGENT_FIRST_BYTE_TIMEOUT_SECONDS": "50", "AGENT_TIMEOUT_SECONDS": "55"}
-    process = ServerProcess("worker", command, cwd=BACKEND, env=env, log_dir=state_dir / "logs")
-    try:
-        process.wait_for_log(" ready.", timeout_s=60)
-        yield process
-    finally:
-        process.stop()
-
-
-@dataclass
-class Account:
-    username: str
-    password: str
-    client: httpx.Client  # logged in (access token in its headers)
-    refresh: str
-
-
-AccountFactory = Callable[[], Account]
+    process = start_celery_worker(env=env, log_dir=stack_dir / "logs", pool="prefork")
+    yield process
+    process.stop()
 
 
 def anonymous_client(base_url: str) -> httpx.Client:
@@ -150,43 +104,6 @@ def anonymous_client(base_url: str) -> httpx.Client:
     return httpx.Client(base_url=f"{base_url}/api", headers=headers, timeout=30.0)
 
 
-@pytest.fixture
-def make_account(django: DjangoServer) -> Iterator[AccountFactory]:
-    clients: list[httpx.Client] = []
-
-    def make() -> Account:
-        username = f"user_{uuid.uuid4().hex[:12]}"
-        password = secrets.token_urlsafe(16)
-        client = anonymous_client(django.url)
-        clients.append(client)
-        registered = client.post(
-            "/register/",
-            json={"username": username, "email": f"{username}@example.com", "password": password},
-        )
-        assert registered.status_code == 201, registered.text
-        tokens = client.post("/token/", json={"username": username, "password": password})
-        assert tokens.status_code == 200, tokens.text
-        client.headers["Authorization"] = f"Bearer {tokens.json()['access']}"
-        return Account(username=username, password=password, client=client, refresh=tokens.json()["refresh"])
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-@pytest.fixture
-def account(make_account: AccountFactory) -> Account:
-    return make_account()
-
-
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`manage.py <args>` as its own process, with the stack's environment."""
-    return subprocess.run(
-        [str(BIN / "python"), "manage.py", *args],
-        cwd=BACKEND,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+@pytest.fixture(scope="session")
+def api_client(django_url: str) -> ClientFactory:
+    return lambda: anonymous_client(django_url)

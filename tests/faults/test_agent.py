@@ -14,16 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.e2e.stack import AgentServer, DjangoServer
-from tests.faults.conftest import (
-    AGENT_FIRST_BYTE_TIMEOUT_S,
-    AGENT_TOTAL_TIMEOUT_S,
-    Account,
-    anonymous_client,
-    manage,
-)
+from tests.faults.conftest import AGENT_FIRST_BYTE_TIMEOUT_S, AGENT_TOTAL_TIMEOUT_S, anonymous_client
 from tests.integration.helpers import chat, create_bot, start_conversation
 from testsupport.faultproxy import Fault, FaultProxy
+from testsupport.stack import Account, AgentServer, DjangoServer, manage
 
 pytestmark = pytest.mark.slow
 

@@ -7,14 +7,8 @@ import secrets
 import httpx
 import pytest
 
-from tests.e2e.stack import DjangoServer
-from tests.faults.conftest import (
-    LOGIN_LIMIT_PER_USERNAME,
-    REGISTER_LIMIT_PER_ADDRESS,
-    Account,
-    anonymous_client,
-    manage,
-)
+from tests.faults.conftest import LOGIN_LIMIT_PER_USERNAME, REGISTER_LIMIT_PER_ADDRESS, anonymous_client
+from testsupport.stack import Account, DjangoServer, manage
 
 pytestmark = pytest.mark.slow
 

@@ -11,23 +11,23 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from tests.e2e.stack import DjangoServer
-from tests.faults.conftest import CHAT_LIMIT_PER_MINUTE, DJANGO_WORKERS, Account, anonymous_client
+from tests.faults.conftest import CHAT_LIMIT_PER_MINUTE, DJANGO_WORKERS, anonymous_client
 from tests.integration.helpers import chat, create_bot, start_conversation
 from testsupport.faultproxy import Fault, FaultProxy
 from testsupport.local_servers import LocalServer
+from testsupport.stack import Account, DjangoServer
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def paused_redis(redis_server: LocalServer) -> Iterator[None]:
-    assert redis_server.pid is not None
-    os.kill(redis_server.pid, signal.SIGSTOP)
+def paused_redis(stack_redis: LocalServer) -> Iterator[None]:
+    assert stack_redis.pid is not None
+    os.kill(stack_redis.pid, signal.SIGSTOP)
     try:
         yield
     finally:
-        os.kill(redis_server.pid, signal.SIGCONT)
+        os.kill(stack_redis.pid, signal.SIGCONT)
 
 
 def test_with_redis_down_chat_still_answers_and_health_says_so(
@@ -71,10 +71,10 @@ def test_the_chat_limit_holds_across_worker_processes(account: Account, proxy: F
     assert statuses == [200] * CHAT_LIMIT_PER_MINUTE + [429] * (attempts - CHAT_LIMIT_PER_MINUTE)
 
 
-def test_dropped_database_connections_are_replaced(account: Account, worker_postgres_url: str):
+def test_dropped_database_connections_are_replaced(account: Account, stack_database_url: str):
     """Must hold: when PostgreSQL drops every connection of the app (a restart, a failover), the next
     requests are answered, not 500s."""
-    with psycopg.connect(worker_postgres_url, autocommit=True) as admin:
+    with psycopg.connect(stack_database_url, autocommit=True) as admin:
         dropped = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"

@@ -8,17 +8,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.stack import DjangoServer
-from tests.faults.conftest import Account, manage
 from tests.integration.helpers import create_bot, upload_document
+from testsupport.stack import Account, DjangoServer, manage
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def debug_django(django_env: dict[str, str], state_dir: Path, django: DjangoServer) -> Iterator[DjangoServer]:
+def debug_django(django_env: dict[str, str], stack_dir: Path, django: DjangoServer) -> Iterator[DjangoServer]:
     """The same stack with DJANGO_DEBUG=true, as `make run` configures it (migrations already applied)."""
-    server = DjangoServer(env=django_env | {"DJANGO_DEBUG": "true"}, log_dir=state_dir / "logs-debug")
+    server = DjangoServer(env=django_env | {"DJANGO_DEBUG": "true"}, log_dir=stack_dir / "logs-debug")
     try:
         server.start()
         yield server
@@ -26,7 +25,7 @@ def debug_django(django_env: dict[str, str], state_dir: Path, django: DjangoServ
         server.stop()
 
 
-def test_anonymous_health_shows_no_paths(django: DjangoServer, state_dir: Path):
+def test_anonymous_health_shows_no_paths(django: DjangoServer, stack_dir: Path):
     """Must hold: /api/health/ names each provider's kind but no file system path (finding 7)."""
     # The question here is what health shows, not how fast: after the earlier faults (connections dropped,
     # Redis paused) its probes may each wait out their own deadlines (pool 10 s, Redis and broker 1 s, agent
@@ -34,7 +33,7 @@ def test_anonymous_health_shows_no_paths(django: DjangoServer, state_dir: Path):
     health = httpx.get(f"{django.url}/api/health/", timeout=20.0)
 
     assert health.status_code == 200, health.text
-    assert str(state_dir) not in health.text
+    assert str(stack_dir) not in health.text
     assert all("/" not in value for value in health.json()["agent"]["providers"].values())
 
 

@@ -8,12 +8,12 @@ import httpx
 import psutil
 import pytest
 
-from tests.e2e.stack import AgentServer, DjangoServer
 from tests.faults.bombs import docx_bomb, pdf_bomb
-from tests.faults.conftest import CHUNK_SIZE, MAX_INGEST_ATTEMPTS, Account
+from tests.faults.conftest import CHUNK_SIZE, MAX_INGEST_ATTEMPTS
 from tests.integration.helpers import create_bot, wait_for_document
 from testsupport.faultproxy import Fault, FaultProxy
 from testsupport.processes import ServerProcess
+from testsupport.stack import Account, AgentServer, DjangoServer
 
 pytestmark = pytest.mark.slow
 

@@ -3,8 +3,9 @@
 import httpx
 import pytest
 
-from tests.integration.conftest import CHAT_LIMIT_PER_MINUTE, ClientFactory
+from tests.integration.conftest import CHAT_LIMIT_PER_MINUTE
 from tests.integration.helpers import chat, create_bot, start_conversation
+from testsupport.stack.plugin import AccountFactory
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +22,8 @@ def test_chat_answers_up_to_the_limit_then_429_with_retry_after(user_client: htt
     assert over_limit.json()["error"]["code"] == "throttled"
 
 
-def test_the_limit_is_per_user(make_user_client: ClientFactory):
-    busy, fresh = make_user_client(), make_user_client()
+def test_the_limit_is_per_user(make_account: AccountFactory):
+    busy, fresh = make_account().client, make_account().client
     busy_conversation = start_conversation(busy, bot_id=create_bot(busy))
     for n in range(CHAT_LIMIT_PER_MINUTE + 1):
         chat(busy, busy_conversation, f"question {n}")

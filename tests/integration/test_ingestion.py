@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from tests.integration.agent_gate import AgentGate
-from tests.integration.conftest import INGEST_TIMEOUT_S, WorkerFactory
+from tests.integration.conftest import INGEST_TIMEOUT_S
 from tests.integration.helpers import (
     QUESTION,
     chat,
@@ -19,6 +19,8 @@ from tests.integration.helpers import (
     upload_document,
     wait_for_document,
 )
+from testsupport.local_servers import LocalServer
+from testsupport.stack.plugin import WorkerFactory
 
 pytestmark = pytest.mark.slow
 
@@ -47,10 +49,10 @@ def test_uploaded_document_is_embedded_by_the_worker_and_cited_in_chat(
 
 
 def test_upload_while_no_worker_runs_waits_in_the_queue_and_completes_later(
-    user_client: httpx.Client, start_worker: WorkerFactory, worker_redis_url: str
+    user_client: httpx.Client, start_worker: WorkerFactory, stack_redis: LocalServer
 ):
     bot_id = create_bot(user_client)
-    broker = redis.Redis.from_url(worker_redis_url)
+    broker = redis.Redis.from_url(stack_redis.url)
 
     # The 202 comes back after the task is queued (on commit, inside the request): nothing to wait for.
     document = upload_document(user_client, bot_id=bot_id)
