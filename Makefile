@@ -35,9 +35,10 @@ bench-llm: bootstrap
 load: bootstrap
 	.venv-tox/bin/tox -e load
 
-# The fuzz env with 200 examples per operation instead of CI's budget (fuzz/FINDINGS.md has its figures).
+# Both fuzz envs (in-process, and the CLI against real servers) with 200 examples per operation instead of
+# CI's budget (fuzz/FINDINGS.md has its figures).
 fuzz-deep: bootstrap
-	FUZZ_MAX_EXAMPLES=200 .venv-tox/bin/tox -e fuzz
+	FUZZ_MAX_EXAMPLES=200 .venv-tox/bin/tox -e fuzz,fuzz-cli
 
 load-widget: bootstrap
 	.venv-tox/bin/tox -e load-widget

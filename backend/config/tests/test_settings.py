@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,48 @@ def test_passwords_keep_djangos_hashers_unless_the_fast_one_is_asked_for() -> No
 
     assert json.loads(default.stdout)["hasher"] == "default", default.stderr
     assert json.loads(fast.stdout)["hasher"] == "django.contrib.auth.hashers.MD5PasswordHasher", fast.stderr
+
+
+def _production(tmp_path: Path) -> dict[str, str]:
+    """What a production deployment sets: a strong key, public hosts, the agent's token; nothing else."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DJANGO_", "DATABASE", "AGENT_", "REDIS", "CELERY"))
+    }
+    return environment | {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "chatsphere.example.com",
+        "AGENT_SERVICE_TOKEN": secrets.token_urlsafe(32),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
+    }
+
+
+def test_the_agent_timeouts_in_production_stay_under_a_proxy_s_60_seconds(tmp_path: Path) -> None:
+    """With nothing configured, the deadline of an agent call is below a reverse proxy's default 60 s, so a
+    user gets our 503 rather than the proxy's 504 (faults finding 5: 60 s)."""
+    shown = subprocess.run(
+        [sys.executable, "-c", "from config import settings as s; print(s.AGENT_TIMEOUT_SECONDS)"],
+        cwd=BACKEND_DIR,
+        env=_production(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    assert 0 < float(shown.stdout) < 60
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
+    """`manage.py check --deploy` warns of nothing with production defaults (faults finding 8: W004/8)."""
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BACKEND_DIR,
+        env=_production(tmp_path) | {"DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
