@@ -43,25 +43,49 @@ def _command(spec: dict[str, Any]) -> list[str]:
     return shlex.split(command) if isinstance(command, str) else list(command)
 
 
-SERVICE_IDS = [f"{file}:{service}" for file, service, _ in _services()]
+def _ids(services: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    return [f"{file}:{service}" for file, service, _ in services]
 
 
-@pytest.mark.parametrize(("file", "service", "spec"), _services(), ids=SERVICE_IDS)
+# Built from this repository (the apps), as opposed to an upstream image (PostgreSQL, Redis).
+BUILT = [(file, service, spec) for file, service, spec in _services() if "build" in spec]
+# Every service but one-shot jobs (migrate), which finish instead of staying healthy.
+LONG_RUNNING = [(file, service, spec) for file, service, spec in _services() if spec.get("restart") != "no"]
+
+
+@pytest.mark.parametrize(("file", "service", "spec"), _services(), ids=_ids(_services()))
+def test_every_service_is_built_here_or_names_an_image(file: str, service: str, spec: dict[str, Any]):
+    assert "build" in spec or "image" in spec, f"{file}:{service} has neither build nor image"
+
+
+@pytest.mark.parametrize(("file", "service", "spec"), BUILT, ids=_ids(BUILT))
 def test_build_context_and_dockerfile_exist(file: str, service: str, spec: dict[str, Any]):
-    if "build" not in spec:
-        assert "image" in spec, f"{service} has neither build nor image"
-        return
     context = REPO / spec["build"]["context"]
     dockerfile = context / spec["build"]["dockerfile"]
     assert context.is_dir()
     assert dockerfile.is_file(), f"{file}:{service} builds from missing {dockerfile}"
 
 
-@pytest.mark.parametrize(("file", "service", "spec"), _services(), ids=SERVICE_IDS)
+@pytest.mark.parametrize(("file", "service", "spec"), LONG_RUNNING, ids=_ids(LONG_RUNNING))
 def test_every_long_running_service_has_a_healthcheck(file: str, service: str, spec: dict[str, Any]):
-    if spec.get("restart") == "no":
-        return  # one-shot jobs (migrate) finish instead of staying healthy
     assert spec.get("healthcheck", {}).get("test"), f"{file}:{service} has no healthcheck"
+
+
+def test_django_is_served_only_by_serve_django_sh():
+    """One server command everywhere: the image's CMD and every compose service that serves Django."""
+    image = (REPO / "backend/Dockerfile").read_text()
+    served = [
+        " ".join(_command(spec))
+        for _, _, spec in BUILT
+        if "config.asgi" in " ".join(_command(spec)) or "serve_django" in " ".join(_command(spec))
+    ]
+    everything = image + "".join((REPO / file).read_text() for file in COMPOSE_FILES)
+
+    assert 'CMD ["bash", "/app/serve_django.sh", "0.0.0.0:8000"]' in image
+    assert "COPY --chown=chatsphere:chatsphere scripts/serve_django.sh /app/serve_django.sh" in image
+    assert len(served) == len(COMPOSE_FILES), served  # one Django server per compose file
+    assert all("bash /app/serve_django.sh 0.0.0.0:8000" in command for command in served), served
+    assert "uvicorn config.asgi" not in everything.replace('"', "").replace(",", "")
 
 
 @pytest.mark.parametrize("file", COMPOSE_FILES)
@@ -71,10 +95,8 @@ def test_every_interpolated_variable_is_documented_in_env_example(file: str):
     assert referenced - _documented_variables() == set()
 
 
-@pytest.mark.parametrize(("file", "service", "spec"), _services(), ids=SERVICE_IDS)
+@pytest.mark.parametrize(("file", "service", "spec"), BUILT, ids=_ids(BUILT))
 def test_app_environment_names_are_settings_the_apps_know(file: str, service: str, spec: dict[str, Any]):
-    if "build" not in spec:
-        return  # postgres/redis images read their own variables
     names = set(spec.get("environment", {}))
     unknown = {
         name for name in names if not name.startswith(SERVER_OPTION_PREFIXES)
@@ -126,7 +148,8 @@ def test_server_targets_exist(module_file: str, attribute: str, target: str):
         REPO / "backend/chatsphere_agent/Dockerfile"
     ).read_text()
     compose = "".join((REPO / file).read_text() for file in COMPOSE_FILES)
-    assert target in dockerfiles + compose
+    server_command = (REPO / "scripts/serve_django.sh").read_text()
+    assert target in dockerfiles + compose + server_command
 
 
 @pytest.mark.parametrize("dockerfile", ["backend/Dockerfile", "backend/chatsphere_agent/Dockerfile"])
