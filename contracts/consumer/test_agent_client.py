@@ -16,6 +16,7 @@ import pytest
 from pact import Pact, match
 
 from chatsphere.services.agent_client import (
+    MAX_CHAT_MESSAGE_CHARS,
     MAX_CHUNKS_PER_REQUEST,
     AgentHealth,
     AgentRejectedError,
@@ -378,6 +379,37 @@ def test_chat_with_a_bot_without_documents_answers_without_sources(pact: Pact) -
         sources=(),
         model="extractive",
     )
+
+
+def test_chat_with_the_longest_message_django_accepts_is_answered(pact: Pact) -> None:
+    """Django's chat limit is part of the contract: a message as long as Django lets through must be one the
+    agent accepts, or a user would get a 502 instead of Django's own 400 (the provider check fails on 422)."""
+    longest = "How many days do I have to ask for a refund? ".ljust(MAX_CHAT_MESSAGE_CHARS, "?")
+    (
+        pact.upon_receiving("a chat message as long as Django accepts")
+        .given("bot {bot_id} has no documents", {"bot_id": str(BOT_WITHOUT_DOCUMENTS)})
+        .with_request("POST", "/chat")
+        .with_header("Authorization", _bearer())
+        .with_body(
+            {"bot_id": match.uuid(str(BOT_WITHOUT_DOCUMENTS)), "message": longest, "history": []},
+            content_type="application/json",
+        )
+        .will_respond_with(200)
+        .with_body(
+            {
+                "response": match.str("I couldn't find anything about that."),
+                "sources": [],
+                "model": match.str("extractive"),
+            },
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client:
+        result = client.call_chat(bot_id=BOT_WITHOUT_DOCUMENTS, message=longest, history=[])
+
+    assert len(longest) == MAX_CHAT_MESSAGE_CHARS
+    assert result.sources == ()
 
 
 def test_chat_while_the_model_provider_is_down_is_unavailable(pact: Pact) -> None:

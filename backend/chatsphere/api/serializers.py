@@ -17,10 +17,8 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, Toke
 
 from chatsphere.models import Bot, Chunk, Conversation, Document, Message
 from chatsphere.selectors import bot_list
+from chatsphere.services.agent_client import MAX_CHAT_MESSAGE_CHARS
 from chatsphere.services.widgets import MAX_WIDGET_ORIGINS
-
-MAX_CHAT_MESSAGE_CHARS = 8000  # the agent's limit (chatsphere_agent/schemas.py MAX_MESSAGE_CHARS)
-
 
 # The canonical 8-4-4-4-12 form the schema's `format: uuid` means; Python's UUID() also takes braces,
 # "urn:uuid:" and missing hyphens.

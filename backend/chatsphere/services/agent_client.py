@@ -202,6 +202,9 @@ class AgentGateway(Protocol):
 # The agent takes at most this many chunks per /embed_and_store (chatsphere_agent/schemas.py); a longer
 # document goes as several requests.
 MAX_CHUNKS_PER_REQUEST = 256
+# The longest chat message or search query the agent takes (chatsphere_agent/schemas.py MAX_MESSAGE_CHARS);
+# Django refuses longer ones itself. The pact sends one this long, so the two cannot drift apart.
+MAX_CHAT_MESSAGE_CHARS = 8000
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
 DEFAULT_TOTAL_TIMEOUT_SECONDS = 45.0
 HEALTH_TIMEOUT_SECONDS = 2.0
