@@ -1,11 +1,12 @@
 """Ingestion of documents longer than one agent request, over the real HTTP client (httpx.MockTransport)."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from django.db import connection
 from pytest_django.fixtures import Settings
 
 from chatsphere.models import Chunk, Document
@@ -165,3 +166,26 @@ def test_a_deletion_during_the_batches_stops_them_and_sweeps_what_landed(
     assert ingested.status == Document.Status.ERROR
     assert sent == [0, -1]  # one batch, then the sweep
     client.close()
+
+
+def test_a_document_deleted_as_its_ingestion_finishes_stays_deleted(agent: InMemoryAgent):
+    """The owner's DELETE lands between the ingestion's last check and its final write: that write must not
+    bring the document back (a save() would update no row, then insert the document again)."""
+    document: Document = DocumentFactory.create(status=Document.Status.PROCESSING, text="Refunds: 30 days.")
+    deleted: list[str] = []
+
+    def delete_just_before_the_ready_write(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+    ) -> Any:
+        if not deleted and sql.startswith('UPDATE "chatsphere_document"') and Document.Status.READY in params:
+            deleted.append(sql)
+            Document.objects.filter(pk=document.pk).delete()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(delete_just_before_the_ready_write):
+        ingested = document_ingest(document_id=document.id)
+
+    assert len(deleted) == 1
+    assert ingested is None
+    assert not Document.objects.filter(pk=document.pk).exists()
+    assert not Chunk.objects.filter(document_id=document.pk).exists()
