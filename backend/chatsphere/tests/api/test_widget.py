@@ -112,6 +112,38 @@ def test_an_origin_not_on_the_list_is_403_without_cors_headers(api, bot):
     assert not Conversation.objects.filter(bot=bot).exists()
 
 
+LOOKALIKE_ORIGINS = [
+    "https://shop.example.evil.com",  # the allowed origin as a prefix
+    "https://evilshop.example",  # ... as a suffix
+    "https://shop.exampl",  # a prefix of the allowed origin
+    "http://shop.example",  # another scheme
+    "https://shop.example:8443",  # another port
+    "https://shop.example.",  # a trailing dot
+    "null",  # a sandboxed iframe or a file:// page
+]
+
+
+@pytest.mark.parametrize("origin", LOOKALIKE_ORIGINS)
+def test_an_origin_that_only_looks_like_an_allowed_one_is_refused(api, bot, origin):
+    key = enable(api, bot, [SHOP])["widget_key"]
+
+    for response in (
+        APIClient().get(f"/api/widget/{key}/", HTTP_ORIGIN=origin),
+        APIClient().post(f"/api/widget/{key}/conversations/", HTTP_ORIGIN=origin),
+    ):
+        assert_error(response, 403, "origin_not_allowed")
+        assert "Access-Control-Allow-Origin" not in response
+    assert not Conversation.objects.filter(bot=bot).exists()
+
+
+def test_the_allowed_origin_is_matched_whatever_the_case_of_its_host(api, bot):
+    key = enable(api, bot, [SHOP])["widget_key"]
+
+    response = APIClient().get(f"/api/widget/{key}/", HTTP_ORIGIN="https://Shop.Example")
+
+    assert response.status_code == 200, response.content
+
+
 def test_the_preflight_admits_the_allowed_origin_only(api, bot):
     key = enable(api, bot, [SHOP])["widget_key"]
     allowed = APIClient().options(
