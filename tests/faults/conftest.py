@@ -34,6 +34,7 @@ AGENT_TOTAL_TIMEOUT_S = 5.0
 MAX_INGEST_ATTEMPTS = 2
 CHUNK_SIZE = 60
 DJANGO_WORKERS = 3
+WARM_POOL_SIZE = 8
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +56,8 @@ def stack_settings(stack_redis: LocalServer) -> dict[str, str]:
         "CHUNK_SIZE": str(CHUNK_SIZE),  # small chunks, quick to embed: 20 KB of text is two embed batches
         "CHUNK_OVERLAP": "0",
         "API_PAGE_SIZE": "2",
+        # A warm pool in every worker: after a failover all of them are dead at once.
+        "DATABASE_POOL_MIN_SIZE": str(WARM_POOL_SIZE),
     }
 
 

@@ -21,7 +21,7 @@ from chatsphere.tests.factories import UserFactory
 
 def pytest_configure(config: pytest.Config) -> None:
     engine = settings.DATABASES["default"]["ENGINE"]
-    if engine != "django.db.backends.postgresql":
+    if engine not in {"django.db.backends.postgresql", "config.postgresql"}:
         raise pytest.UsageError(
             f"the backend tests run on PostgreSQL, the database production uses, but DATABASE_URL selects "
             f"{engine}: run them with `-p testsupport.services` (tox -e backend does)."
