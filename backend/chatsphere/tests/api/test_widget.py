@@ -39,7 +39,7 @@ def start(key: str, origin: str | None = SHOP) -> tuple[APIClient, dict[str, Any
 
 
 def chat(visitor: APIClient, key: str, message: str, idempotency_key: str | None = None) -> Any:
-    headers = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key is not None else {}
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key is not None else {}
     return visitor.post(f"/api/widget/{key}/chat/", {"message": message}, format="json", **headers)
 
 
