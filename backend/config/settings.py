@@ -49,7 +49,7 @@ if DEBUG and not set(ALLOWED_HOSTS) <= LOCAL_HOSTS:
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "chatsphere.apps.ChatSphereAdminConfig",  # django.contrib.admin, its login form rate-limited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
+import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import Screenshots, ThirdPartySite
 from tests.e2e.facts import BAKERY, LIGHTHOUSE
 
 pytestmark = pytest.mark.slow
+
+PASSWORD = "a-long-passphrase-7"
+# The body Django answers when the AI service is down (the question is kept).
+AGENT_DOWN = {
+    "error": {
+        "code": "agent_unavailable",
+        "message": "The AI service is unavailable. Nothing was lost; try again in a moment.",
+        "details": None,
+    }
+}
 
 
 def sign_up(page: Page, base_url: str) -> str:
@@ -24,7 +36,7 @@ def sign_up(page: Page, base_url: str) -> str:
     signup = page.locator("#signup-form")
     signup.get_by_label("Username").fill(username)
     signup.get_by_label("Email").fill(f"{username}@example.com")
-    signup.get_by_label("Password").fill("a-long-passphrase-7")
+    signup.get_by_label("Password").fill(PASSWORD)
     signup.get_by_role("button", name="Create account").click()
     # Password hashing makes sign-up take seconds on a busy machine.
     expect(page.get_by_text(f"Signed in as {username}")).to_be_visible(timeout=60_000)
@@ -165,3 +177,117 @@ def test_what_a_user_types_into_a_tab_on_a_slow_network_is_kept(page: Page, djan
 
     expect(page.locator("#widget-key")).to_have_text(re.compile(r"^pk_"))
     expect(page.get_by_label("Allowed origins")).to_have_value("https://shop.example")
+
+
+def _answer_lost_as_a_503(route: Route, headers: dict[str, str] | None = None) -> None:
+    route.fetch()  # the request reaches the server, which stores the question and answers...
+    route.fulfill(status=503, json=AGENT_DOWN, headers=headers)  # ...but the browser gets an outage's 503
+
+
+def _answer_lost_with_the_connection(route: Route) -> None:
+    route.fetch()
+    route.abort("connectionreset")
+
+
+def test_a_message_sent_again_after_a_failure_is_stored_once(page: Page, django_url: str, shots: Screenshots):
+    """Each message's first try reaches the server but its answer never reaches the page: once as the 503 of
+    an AI outage, once as a dropped connection. The message stays in the box; sending it again reuses its
+    Idempotency-Key, so the conversation holds each question once, with its answer shown."""
+    username = sign_up(page, django_url)
+    create_bot_with_document(page, "Handbook", LIGHTHOUSE.file_name, LIGHTHOUSE.text)
+    page.get_by_role("tab", name="Chat").click()
+    keys: list[str] = []
+    first_tries: dict[int, Callable[[Route], None]] = {
+        0: _answer_lost_as_a_503,
+        2: _answer_lost_with_the_connection,
+    }
+
+    def chat(route: Route) -> None:
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        lose_the_answer = first_tries.get(len(keys) - 1)
+        if lose_the_answer is None:
+            route.continue_()
+        else:
+            lose_the_answer(route)
+
+    page.route(re.compile(r"/api/conversations/[^/]+/chat/$"), chat)
+    box = page.get_by_label("Your message")
+    questions = [LIGHTHOUSE.question, "And what do the cats get on Sundays?"]
+    failures = ["Nothing was lost; try again in a moment.", "The server cannot be reached."]
+    for number, (question, failure) in enumerate(zip(questions, failures, strict=True), start=1):
+        box.fill(question)
+        box.press("Enter")
+        expect(page.get_by_role("alert")).to_contain_text(failure)
+        expect(box).to_have_value(question)
+        shots.take(page, f"message-{number}-failed-and-kept")
+        # Once the answer is in, the app reads the conversation back: only then is the next message typed.
+        with page.expect_response(re.compile(r"/api/conversations/[^/?]+/$"), timeout=60_000):
+            box.press("Enter")
+        expect(page.locator(".message.bot")).to_have_count(number)
+    expect(page.locator(".message.bot").first).to_contain_text(LIGHTHOUSE.answer_words)
+    expect(page.locator(".message.user")).to_have_count(2)
+    shots.take(page, "each-question-once")
+
+    token = httpx.post(f"{django_url}/api/token/", json={"username": username, "password": PASSWORD})
+    conversation = httpx.get(
+        f"{django_url}/api/conversations/{page.url.rsplit('/', 1)[-1]}/",
+        headers={"Authorization": f"Bearer {token.json()['access']}"},
+    ).json()
+    stored = [(message["role"], message["content"]) for message in conversation["messages"]]
+    assert [role for role, _ in stored] == ["USER", "BOT", "USER", "BOT"]
+    assert [content for role, content in stored if role == "USER"] == questions
+    assert LIGHTHOUSE.answer_words in stored[1][1]
+    assert keys[0] == keys[1] != keys[2] == keys[3], keys
+
+
+def test_a_widget_message_sent_again_after_a_503_is_stored_once(
+    page: Page, django_url: str, third_party_site: ThirdPartySite, shots: Screenshots
+):
+    """The widget's first try reaches the server, but the visitor gets an outage's 503; the message stays in
+    the box, and sending it again stores no second question."""
+    sign_up(page, django_url)
+    create_bot_with_document(page, "Bakery helper", BAKERY.file_name, BAKERY.text)
+    page.get_by_role("tab", name="Widget").click()
+    page.get_by_label("Allowed origins").fill(third_party_site.allowed_origin)
+    page.get_by_role("button", name=re.compile("Enable embedding")).click()
+    expect(page.locator("#widget-key")).to_have_text(re.compile(r"^pk_"))
+    key = page.locator("#widget-key").inner_text()
+    visitor = page.context.new_page()
+    keys: list[str] = []
+    cors = {"Access-Control-Allow-Origin": third_party_site.allowed_origin}
+
+    def chat(route: Route) -> None:
+        if route.request.method != "POST":  # the CORS preflight
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        if len(keys) == 1:
+            _answer_lost_as_a_503(route, headers=cors)
+        else:
+            route.continue_()
+
+    visitor.route(f"{django_url}/api/widget/{key}/chat/", chat)
+    visitor.goto(f"{third_party_site.allowed_origin}/?key={key}")
+    visitor.get_by_role("button", name="Open chat").click()
+    box = visitor.get_by_label("Your message")
+    box.fill(BAKERY.question)
+    visitor.get_by_role("button", name="Send").click()
+    expect(visitor.locator("#chatsphere-widget li.problem")).to_contain_text("Nothing was lost")
+    expect(box).to_have_value(BAKERY.question)
+    shots.take(visitor, "widget-failed-and-kept")
+    visitor.get_by_role("button", name="Send").click()
+    expect(visitor.locator("#chatsphere-widget li.bot").last).to_contain_text(
+        BAKERY.answer_words, timeout=60_000
+    )
+    expect(visitor.locator("#chatsphere-widget li.user")).to_have_count(1)
+    shots.take(visitor, "widget-question-once")
+
+    visitor_token = visitor.evaluate(f"localStorage.getItem('chatsphere-widget:{key}')")
+    conversation = httpx.get(
+        f"{django_url}/api/widget/{key}/conversation/",
+        headers={"Origin": third_party_site.allowed_origin, "X-Visitor-Token": visitor_token},
+    ).json()
+    assert [message["content"] for message in conversation["messages"] if message["role"] == "USER"] == [
+        BAKERY.question
+    ]
+    assert keys[0] == keys[1], keys

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -35,6 +37,44 @@ def test_guessing_one_password_is_stopped_whichever_addresses_the_guesses_come_f
     right = anonymous_client(django.url).post(
         "/token/", json={"username": account.username, "password": account.password}
     )
+
+    _assert_throttled(right)
+
+
+def _admin_login(base_url: str, *, username: str, password: str) -> httpx.Response:
+    """One attempt at the admin's login form as a browser makes it, from an address of its own: the form
+    (its CSRF cookie and token) first, then the POST."""
+    with anonymous_client(base_url) as client:
+        form = client.get(f"{base_url}/admin/login/")
+        assert form.status_code == 200, form.text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        assert token is not None, form.text
+        return client.post(
+            f"{base_url}/admin/login/",
+            data={"csrfmiddlewaretoken": token[1], "username": username, "password": password},
+            headers={
+                # The cookie is Secure (the client came "through TLS"), so httpx keeps it to https: by hand.
+                "Cookie": f"csrftoken={form.cookies['csrftoken']}",
+                # Django checks an HTTPS POST's Referer against the host.
+                "Referer": f"https://{urlsplit(base_url).netloc}/admin/login/",
+            },
+        )
+
+
+def test_guessing_a_password_at_the_admin_login_is_stopped_by_the_apis_limit(
+    account: Account, django: DjangoServer
+):
+    """Must hold: the admin's login form counts in the API login's per-username window, across worker
+    processes: after LOGIN_USERNAME_THROTTLE_RATE attempts through either door, the next is a 429 with
+    Retry-After, right password and fresh address alike (the admin's login had no limit at all)."""
+    guesses = [
+        _admin_login(django.url, username=account.username, password=f"wrong{n}")
+        for n in range(LOGIN_LIMIT_PER_USERNAME - 1)  # the account's own API login was the first attempt
+    ]
+    assert [guess.status_code for guess in guesses] == [200] * (LOGIN_LIMIT_PER_USERNAME - 1)
+    assert all("Please enter the correct username and password" in guess.text for guess in guesses)
+
+    right = _admin_login(django.url, username=account.username, password=account.password)
 
     _assert_throttled(right)
 

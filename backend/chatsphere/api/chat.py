@@ -10,20 +10,19 @@ thread nor a database connection. (`adrf` would do the same wrapping for every v
 Every error before the first event, in either mode, is the usual JSON error.
 """
 
-import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from asgiref.sync import markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import MethodNotAllowed, ValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
 from chatsphere import selectors
+from chatsphere.api.idempotency import IDEMPOTENCY_KEY, idempotency_key
 from chatsphere.api.schema import errors
 from chatsphere.api.serializers import ChatReplySerializer, ChatRequestSerializer, MessageSerializer
 from chatsphere.api.throttles import ChatRateThrottle
@@ -58,23 +57,6 @@ _SSE_EVENT = {
     },
     "required": ["event", "data"],
 }
-
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Any unique string of 1-100 printable ASCII characters per message: sending again with the "
-    "same key (after a 503 or a lost connection) reuses the stored message, or returns its answer.",
-)
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,100}")
-
-
-def _idempotency_key(request: Request) -> str:
-    key = request.headers.get("Idempotency-Key", "")
-    if key and not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
-        raise ValidationError({"Idempotency-Key": "Use 1-100 printable ASCII characters without spaces."})
-    return key
 
 
 class EventStreamRenderer(BaseRenderer):
@@ -166,7 +148,7 @@ class ConversationChatView(GenericAPIView[Conversation]):
             turn = conversation_turn_open(
                 conversation=conversation,
                 message=serializer.validated_data["message"],
-                idempotency_key=_idempotency_key(self.request),
+                idempotency_key=idempotency_key(self.request),
             )
         except Exception as exc:
             return self._error_response(exc)

@@ -1,83 +1,54 @@
-"""Rate limits, counted in the cache (Redis in production, so every worker process shares the counts).
+"""DRF's throttle interface over the rate limits of chatsphere/services/rate_limits.py.
 
-Each limit is a fixed window counted with the cache's atomic add + incr: DRF's own throttles read, append
-and write back a list of timestamps, so concurrent requests in several processes all pass on one empty
-list. Rates are read from settings at request time. A limit is a guard, not a dependency: when the cache
-does not answer, the request is let through (fail open) and the outage is logged, so a Redis outage does
-not take chat or login down with it.
+Each throttle names what it counts (its ident) and the setting holding its rate, read at request time; the
+counting, its cache keys and its fail-open are the service's.
 """
 
-import hashlib
-import logging
-
 from django.conf import settings
-from django_redis.exceptions import ConnectionInterrupted
-from redis.exceptions import RedisError
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-logger = logging.getLogger(__name__)
+from chatsphere.services.rate_limits import login_attempt_record, rate_limit_hit
 
 
-class _AtomicWindowMixin(SimpleRateThrottle):
-    num_requests: int  # set by SimpleRateThrottle.__init__ from the rate
-    duration: int
+class _WindowThrottle(BaseThrottle):
+    """A limit of `scope` at the rate in the setting `rate_setting`, per `window_ident`."""
+
+    scope: str
+    rate_setting: str
+    _wait: float | None = None
+
+    def window_ident(self, request: Request, view: APIView) -> str | None:
+        """What is counted; None lets the request through uncounted."""
+        raise NotImplementedError
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        if self.rate is None:
+        ident = self.window_ident(request, view)
+        if ident is None:
             return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
-            return True
-        try:
-            self.cache.add(self.key, 0, self.duration)  # opens the window; a no-op while it is open
-            try:
-                count = int(self.cache.incr(self.key))
-            except ValueError:  # the window closed between add and incr
-                self.cache.set(self.key, 1, self.duration)
-                count = 1
-        except (ConnectionInterrupted, RedisError, OSError) as exc:
-            logger.warning("throttle %s not applied, no cache: %s", self.scope, type(exc).__name__)
-            return True
-        return count <= self.num_requests
+        rate = str(getattr(settings, self.rate_setting))
+        self._wait = rate_limit_hit(scope=self.scope, ident=ident, rate=rate)
+        return self._wait is None
 
-    def wait(self) -> float:
-        """Seconds until the window closes (the cache's TTL where it has one, e.g. Redis)."""
-        ttl = getattr(self.cache, "ttl", None)
-        try:
-            remaining = ttl(self.key) if ttl is not None else None
-        except (ConnectionInterrupted, RedisError, OSError):
-            remaining = None
-        return float(remaining) if remaining and remaining > 0 else float(self.duration)
+    def wait(self) -> float | None:
+        return self._wait
 
 
-class ChatRateThrottle(_AtomicWindowMixin, UserRateThrottle):
+class ChatRateThrottle(_WindowThrottle):
     """Per-user limit on chat messages, CHAT_THROTTLE_RATE (e.g. "30/min")."""
 
     scope = "chat"
+    rate_setting = "CHAT_THROTTLE_RATE"
 
-    def get_rate(self) -> str:
-        return str(settings.CHAT_THROTTLE_RATE)
-
-
-class _SettingRateThrottle(_AtomicWindowMixin):
-    """A limit whose rate is the setting named `rate_setting`, read at request time."""
-
-    rate_setting: str
-
-    def get_rate(self) -> str:
-        return str(getattr(settings, self.rate_setting))
+    def window_ident(self, request: Request, view: APIView) -> str | None:
+        user = request.user
+        return str(user.pk) if user is not None and user.is_authenticated else self.get_ident(request)
 
 
-class _PerIPThrottle(_SettingRateThrottle):
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-class LoginIPThrottle(_PerIPThrottle):
-    scope = "login_ip"
-    rate_setting = "LOGIN_IP_THROTTLE_RATE"
+class _PerIPThrottle(_WindowThrottle):
+    def window_ident(self, request: Request, view: APIView) -> str | None:
+        return str(self.get_ident(request))
 
 
 class RefreshIPThrottle(_PerIPThrottle):
@@ -92,51 +63,56 @@ class RegisterIPThrottle(_PerIPThrottle):
     rate_setting = "REGISTER_THROTTLE_RATE"
 
 
-class LoginUsernameThrottle(_SettingRateThrottle):
-    """Attempts per account, whichever addresses they come from: a distributed guess of one password."""
+class LoginThrottle(BaseThrottle):
+    """Login attempts per client address and per username (the admin's login form counts in the same
+    windows, chatsphere/admin_site.py)."""
 
-    scope = "login_username"
-    rate_setting = "LOGIN_USERNAME_THROTTLE_RATE"
+    _wait: float | None = None
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         username = request.data.get("username") if hasattr(request.data, "get") else None
-        if not isinstance(username, str) or not username:
-            return None  # the serializer answers 400 for it
-        ident = hashlib.sha256(username.casefold().encode()).hexdigest()
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        self._wait = login_attempt_record(
+            address=str(self.get_ident(request)),
+            # Not a string: the serializer answers 400 for it, and no account's count is touched.
+            username=username if isinstance(username, str) else "",
+        )
+        return self._wait is None
+
+    def wait(self) -> float | None:
+        return self._wait
 
 
-class WidgetKeyThrottle(_SettingRateThrottle):
+class WidgetKeyThrottle(_WindowThrottle):
     """All traffic of one publishable key together, WIDGET_KEY_THROTTLE_RATE: bounds what a key can cost."""
 
     scope = "widget_key"
     rate_setting = "WIDGET_KEY_THROTTLE_RATE"
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+    def window_ident(self, request: Request, view: APIView) -> str | None:
         if request.method == "OPTIONS":
             return None
-        return self.cache_format % {"scope": self.scope, "ident": view.kwargs["key"]}
+        return str(view.kwargs["key"])
 
 
-class WidgetStartThrottle(_SettingRateThrottle):
+class WidgetStartThrottle(_WindowThrottle):
     """New widget conversations per client address, WIDGET_START_THROTTLE_RATE."""
 
     scope = "widget_start"
     rate_setting = "WIDGET_START_THROTTLE_RATE"
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+    def window_ident(self, request: Request, view: APIView) -> str | None:
         if request.method == "OPTIONS":
             return None
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return str(self.get_ident(request))
 
 
-class WidgetVisitorThrottle(_SettingRateThrottle):
+class WidgetVisitorThrottle(_WindowThrottle):
     """Messages per widget visitor (their conversation), WIDGET_VISITOR_THROTTLE_RATE."""
 
     scope = "widget_visitor"
     rate_setting = "WIDGET_VISITOR_THROTTLE_RATE"
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+    def window_ident(self, request: Request, view: APIView) -> str | None:
         if request.method == "OPTIONS" or request.auth is None:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+        return str(request.auth.pk)

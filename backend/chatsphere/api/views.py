@@ -45,12 +45,7 @@ from chatsphere.api.serializers import (
     UserSerializer,
     WidgetSettingsSerializer,
 )
-from chatsphere.api.throttles import (
-    LoginIPThrottle,
-    LoginUsernameThrottle,
-    RefreshIPThrottle,
-    RegisterIPThrottle,
-)
+from chatsphere.api.throttles import LoginThrottle, RefreshIPThrottle, RegisterIPThrottle
 from chatsphere.models import Bot, Conversation, Document
 from chatsphere.services.bots import bot_create, bot_delete, bot_search, bot_update
 from chatsphere.services.conversations import conversation_create, conversation_delete
@@ -101,7 +96,7 @@ class RegisterView(APIView):
 
 class TokenObtainView(TokenObtainPairView):
     serializer_class = LoginSerializer
-    throttle_classes = [LoginIPThrottle, LoginUsernameThrottle]
+    throttle_classes = [LoginThrottle]
 
     @extend_schema(
         description="401 for a wrong username or password; 400 for a body that is not a login at all; "

@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatsphere.api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY, idempotency_key
 from chatsphere.api.schema import errors
 from chatsphere.api.serializers import (
     ChatReplySerializer,
@@ -93,7 +94,7 @@ class WidgetView(APIView):
     def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
         response = Response(status=status.HTTP_204_NO_CONTENT)
         response["Access-Control-Allow-Methods"] = ", ".join(self.allowed_methods)
-        response["Access-Control-Allow-Headers"] = f"Content-Type, {VISITOR_HEADER}"
+        response["Access-Control-Allow-Headers"] = f"Content-Type, {VISITOR_HEADER}, {IDEMPOTENCY_HEADER}"
         response["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE_SECONDS)
         return response
 
@@ -163,10 +164,11 @@ class WidgetChatView(WidgetView):
 
     @extend_schema(
         operation_id="widget_chat",
-        parameters=[KEY_PARAMETER],
+        parameters=[KEY_PARAMETER, IDEMPOTENCY_KEY],
         description="The visitor sends a message in their conversation and gets the bot's answer with its "
         "sources. 429 with Retry-After above the per-visitor or per-key rate; 503 when the AI service is "
-        "down (the message is kept).",
+        "down (the message is kept; resending with the same Idempotency-Key reuses it, and a key already "
+        "answered returns that answer); 409 when the key was used for another message.",
         request=ChatRequestSerializer,
         responses={200: ChatReplySerializer, **errors(400, 401, 403, 404, 409, 413, 415, 429, 502, 503)},
     )
@@ -174,7 +176,9 @@ class WidgetChatView(WidgetView):
         serializer = ChatRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         turn = conversation_turn_open(
-            conversation=_visitor_conversation(request), message=serializer.validated_data["message"]
+            conversation=_visitor_conversation(request),
+            message=serializer.validated_data["message"],
+            idempotency_key=idempotency_key(request),
         )
         # A synchronous DRF view: it holds its request thread while the agent answers (the owner's chat
         # view, api/chat.py, does not).

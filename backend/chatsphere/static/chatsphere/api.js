@@ -73,6 +73,14 @@ export async function request(path, options = {}) {
   return response;
 }
 
+// One per message, sent as its Idempotency-Key and reused when the same message is sent again after a
+// failure: the server then stores the question once. randomUUID exists only in secure contexts (https,
+// localhost); getRandomValues everywhere.
+export function newIdempotencyKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 export async function api(path, options = {}) {
   const response = await request(path, options);
   return response.status === 204 ? null : response.json();

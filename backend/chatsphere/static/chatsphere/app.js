@@ -1,6 +1,6 @@
 // The ChatSphere web app: one page, plain DOM. The address (#/bots/<id>/<tab>[/<conversation>]) holds
 // where the user is, so a reload comes back to the same bot and conversation.
-import { api, ApiError, loggedIn, login, logout, register } from "./api.js";
+import { api, ApiError, loggedIn, login, logout, newIdempotencyKey, register } from "./api.js";
 import { streamChat } from "./sse.js";
 
 const $ = (selector) => document.querySelector(selector);
@@ -149,6 +149,10 @@ function messageItem(message) {
   return item;
 }
 
+// The last message whose send failed: sending the same text again in the same conversation reuses its
+// Idempotency-Key, so the server stores the question once however many tries it takes.
+let unsent = null;
+
 async function sendMessage(text) {
   let conversationId = state.conversation;
   if (!conversationId) {
@@ -156,26 +160,36 @@ async function sendMessage(text) {
     state.conversation = conversationId;
     history.replaceState(null, "", `#/bots/${state.bot.id}/chat/${conversationId}`);
   }
+  const resend = unsent && unsent.conversationId === conversationId && unsent.text === text;
+  const key = resend ? unsent.key : newIdempotencyKey();
+  unsent = { conversationId, text, key };
   const pendingUser = messageItem({ role: "USER", content: text, sources: [] });
   const answer = messageItem({ role: "BOT", content: "", sources: [] });
   answer.classList.add("streaming");
   $("#messages").append(pendingUser, answer);
   const content = answer.querySelector(".content");
   let sources = [];
+  let failure = null;
   try {
-    await streamChat(`/conversations/${conversationId}/chat/`, text, {
+    await streamChat(`/conversations/${conversationId}/chat/`, text, key, {
       onUserMessage: () => {},
       onSources: (received) => { sources = received; },
       onToken: (delta) => { content.textContent += delta; },
       onDone: (message) => {
         answer.replaceWith(messageItem({ role: "BOT", content: message.content ?? content.textContent, sources: message.sources || sources }));
       },
-      onError: (message) => { answer.remove(); notify(message); },
+      onError: (message) => { failure = new Error(message); },
     });
   } catch (error) {
-    answer.remove();
-    throw error;
+    failure = error;
   }
+  if (failure) {
+    // The text goes back to the box (the chat form's handler) and shows again when it is resent.
+    pendingUser.remove();
+    answer.remove();
+    throw failure;
+  }
+  unsent = null;
   await renderChat(conversationId);
 }
 
@@ -313,7 +327,13 @@ on("#chat-form", "submit", async (event) => {
   const text = input.value.trim();
   if (!text) return;
   input.value = "";
-  await sendMessage(text);
+  try {
+    await sendMessage(text);
+  } catch (error) {
+    // Left in the box after a failure: Send resends it, under the same Idempotency-Key.
+    if (!input.value) input.value = text;
+    throw error;
+  }
   input.focus();
 });
 $("#chat-input").addEventListener("keydown", (event) => {

@@ -32,13 +32,13 @@ function botMessageOf(data) {
 }
 
 // handlers: onUserMessage(message), onSources(sources), onToken(text), onDone(botMessage), onError(text)
-export async function streamChat(path, text, handlers) {
+export async function streamChat(path, text, idempotencyKey, handlers) {
   const response = await request(path, {
     method: "POST",
     json: { message: text },
     // Only the stream is asked for: DRF's negotiation ignores q-values, so listing JSON as well would get
     // JSON. A server that cannot stream (and every error) still answers JSON, read below.
-    headers: { Accept: "text/event-stream" },
+    headers: { Accept: "text/event-stream", "Idempotency-Key": idempotencyKey },
   });
   if (!(response.headers.get("Content-Type") || "").includes("text/event-stream")) {
     const body = await response.json();

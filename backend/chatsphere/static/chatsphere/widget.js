@@ -44,6 +44,15 @@
   const send = form.querySelector("button");
   let token = localStorage.getItem(storageKey);
   let started = false;
+  // The last message whose send failed: sending the same text again reuses its Idempotency-Key, so the
+  // server stores the question once however many tries it takes.
+  let unsent = null;
+
+  // randomUUID exists only in secure contexts (https, localhost), and embedding pages may be plain http.
+  function newIdempotencyKey() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
 
   // Until the visitor's conversation is ready there is nothing to send to.
   function ready(isReady) {
@@ -64,10 +73,11 @@
     }
     list.append(item);
     list.scrollTop = list.scrollHeight;
+    return item;
   }
 
-  async function call(path, { method = "GET", body } = {}) {
-    const headers = { Accept: "application/json" };
+  async function call(path, { method = "GET", body, headers: extra = {} } = {}) {
+    const headers = { Accept: "application/json", ...extra };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (token) headers["X-Visitor-Token"] = token;
     let response;
@@ -129,12 +139,18 @@
     event.preventDefault();
     const text = input.value.trim();
     if (!text || !token) return;
+    const key = unsent && unsent.text === text ? unsent.key : newIdempotencyKey();
+    unsent = { text, key };
     input.value = "";
-    add("user", text);
+    const sent = add("user", text);
     try {
-      const reply = await call("/chat/", { method: "POST", body: { message: text } });
+      const reply = await call("/chat/", { method: "POST", body: { message: text }, headers: { "Idempotency-Key": key } });
+      unsent = null;
       add("bot", reply.bot_message.content, reply.bot_message.sources);
     } catch (error) {
+      // Back to the box: Send resends it, under the same key, and it shows again then.
+      sent.remove();
+      if (!input.value) input.value = text;
       add("problem", error.message);
     }
   });

@@ -38,8 +38,9 @@ def start(key: str, origin: str | None = SHOP) -> tuple[APIClient, dict[str, Any
     return visitor, body
 
 
-def chat(visitor: APIClient, key: str, message: str) -> Any:
-    return visitor.post(f"/api/widget/{key}/chat/", {"message": message}, format="json")
+def chat(visitor: APIClient, key: str, message: str, idempotency_key: str | None = None) -> Any:
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key is not None else {}
+    return visitor.post(f"/api/widget/{key}/chat/", {"message": message}, format="json", **headers)
 
 
 def test_enabling_gives_a_key_and_keeps_it_when_origins_change(api, bot):
@@ -152,8 +153,35 @@ def test_the_preflight_admits_the_allowed_origin_only(api, bot):
     assert allowed.status_code == 204
     assert allowed["Access-Control-Allow-Origin"] == SHOP
     assert "X-Visitor-Token" in allowed["Access-Control-Allow-Headers"]
+    assert "Idempotency-Key" in allowed["Access-Control-Allow-Headers"]
     refused = APIClient().options(f"/api/widget/{key}/chat/", HTTP_ORIGIN="https://evil.example")
     assert_error(refused, 403)
+
+
+def test_a_visitor_resending_with_the_same_idempotency_key_stores_the_question_once(api, bot, agent):
+    key = enable(api, bot, [SHOP])["widget_key"]
+    visitor, started = start(key)
+    agent.unavailable = True
+    assert_error(chat(visitor, key, "Are returns free?", "k-1"), 503, "agent_unavailable")
+    agent.unavailable = False
+
+    answered = chat(visitor, key, "Are returns free?", "k-1")
+    replayed = chat(visitor, key, "Are returns free?", "k-1")
+
+    assert answered.status_code == 200, answered.content
+    assert replayed.json() == answered.json()
+    conversation = Conversation.objects.get(pk=started["conversation"]["id"])
+    assert [message.content for message in conversation.messages.filter(role="USER")] == ["Are returns free?"]
+    assert len(agent.chat_requests) == 1
+
+
+def test_a_visitors_idempotency_key_used_for_another_message_is_409(api, bot):
+    key = enable(api, bot, [SHOP])["widget_key"]
+    visitor, _ = start(key)
+    assert chat(visitor, key, "first", "k-2").status_code == 200
+
+    assert_error(chat(visitor, key, "second", "k-2"), 409, "idempotency_key_reused")
+    assert_error(chat(visitor, key, "third", "has space"), 400, "validation_error")
 
 
 def test_revoking_stops_the_key_at_once_and_removes_visitor_conversations(api, bot):
