@@ -68,6 +68,17 @@ class ServerProcess:
 
         self.wait_until(answers, timeout_s=timeout_s, what=f"answer from {url}")
 
+    def wait_for_ok(self, url: str, *, timeout_s: float) -> None:
+        """Until `url` answers 200 (a health endpoint saying the server is ready)."""
+
+        def ok() -> bool:
+            try:
+                return httpx.get(url, timeout=2.0).status_code == httpx.codes.OK
+            except httpx.TransportError:
+                return False
+
+        self.wait_until(ok, timeout_s=timeout_s, what=f"200 from {url}")
+
     def wait_for_log(self, text: str, *, timeout_s: float) -> None:
         self.wait_until(lambda: text in self.log(), timeout_s=timeout_s, what=f"{text!r} in its log")
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -142,13 +141,7 @@ class StandInLLM:
         env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
         env["PYTHONPATH"] = str(repo)
         self._process = ServerProcess(self.name, command, cwd=repo, env=env, log_dir=log_dir)
-        self._process.wait_until(self._healthy, timeout_s=START_TIMEOUT_S, what="200 from /health")
-
-    def _healthy(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/health", timeout=2.0).status_code == httpx.codes.OK
-        except httpx.TransportError:
-            return False
+        self._process.wait_for_ok(f"{self.url}/health", timeout_s=START_TIMEOUT_S)
 
     def stop(self) -> None:
         self._process.stop()

@@ -56,6 +56,17 @@ def create_bot_with_document(page: Page, name: str, file_name: str, text: str) -
     expect(row.locator("[data-status]")).to_have_attribute("data-status", "READY", timeout=60_000)
 
 
+def bakery_bot_with_widget(page: Page, base_url: str, *, origin: str) -> str:
+    """A new user's bot with the bakery document, embeddable from `origin`: its publishable key."""
+    sign_up(page, base_url)
+    create_bot_with_document(page, "Bakery helper", BAKERY.file_name, BAKERY.text)
+    page.get_by_role("tab", name="Widget").click()
+    page.get_by_label("Allowed origins").fill(origin)
+    page.get_by_role("button", name=re.compile("Enable embedding")).click()
+    expect(page.locator("#widget-key")).to_have_text(re.compile(r"^pk_"))
+    return page.locator("#widget-key").inner_text()
+
+
 def test_sign_up_build_a_bot_chat_with_citations_and_resume(page: Page, django_url: str, shots: Screenshots):
     sign_up(page, django_url)
     shots.take(page, "signed-up")
@@ -119,13 +130,7 @@ def test_the_widget_chats_from_an_allowed_origin_only_until_revoked(
     page: Page, django_url: str, third_party_site: ThirdPartySite, shots: Screenshots
 ):
     page.on("dialog", lambda dialog: dialog.accept())  # the app confirms before revoking
-    sign_up(page, django_url)
-    create_bot_with_document(page, "Bakery helper", BAKERY.file_name, BAKERY.text)
-    page.get_by_role("tab", name="Widget").click()
-    page.get_by_label("Allowed origins").fill(third_party_site.allowed_origin)
-    page.get_by_role("button", name=re.compile("Enable embedding")).click()
-    expect(page.locator("#widget-key")).to_have_text(re.compile(r"^pk_"))
-    key = page.locator("#widget-key").inner_text()
+    key = bakery_bot_with_widget(page, django_url, origin=third_party_site.allowed_origin)
     expect(page.get_by_label("Add this to your page")).to_have_value(re.compile(f'data-bot-key="{key}"'))
     shots.take(page, "widget-enabled")
 
@@ -245,13 +250,7 @@ def test_a_widget_message_sent_again_after_a_503_is_stored_once(
 ):
     """The widget's first try reaches the server, but the visitor gets an outage's 503; the message stays in
     the box, and sending it again stores no second question."""
-    sign_up(page, django_url)
-    create_bot_with_document(page, "Bakery helper", BAKERY.file_name, BAKERY.text)
-    page.get_by_role("tab", name="Widget").click()
-    page.get_by_label("Allowed origins").fill(third_party_site.allowed_origin)
-    page.get_by_role("button", name=re.compile("Enable embedding")).click()
-    expect(page.locator("#widget-key")).to_have_text(re.compile(r"^pk_"))
-    key = page.locator("#widget-key").inner_text()
+    key = bakery_bot_with_widget(page, django_url, origin=third_party_site.allowed_origin)
     visitor = page.context.new_page()
     keys: list[str] = []
     cors = {"Access-Control-Allow-Origin": third_party_site.allowed_origin}

@@ -21,7 +21,6 @@ import httpx
 import pytest
 
 from testsupport.faultproxy import FaultProxy
-from testsupport.local_servers import LocalServer
 from testsupport.processes import ServerProcess
 from testsupport.stack import AgentServer, start_celery_worker
 from testsupport.stack.plugin import ClientFactory
@@ -38,10 +37,8 @@ WARM_POOL_SIZE = 8
 
 
 @pytest.fixture(scope="session")
-def stack_settings(stack_redis: LocalServer) -> dict[str, str]:
-    return {
-        "REDIS_URL": stack_redis.url,
-        "CELERY_BROKER_URL": stack_redis.url,
+def stack_settings(stack_redis_settings: dict[str, str]) -> dict[str, str]:
+    return stack_redis_settings | {
         "CHAT_THROTTLE_RATE": f"{CHAT_LIMIT_PER_MINUTE}/min",
         "LOGIN_USERNAME_THROTTLE_RATE": f"{LOGIN_LIMIT_PER_USERNAME}/min",
         "LOGIN_IP_THROTTLE_RATE": "20/min",

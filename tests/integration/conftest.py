@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from tests.integration.agent_gate import AgentGate
-from testsupport.local_servers import LocalServer
 from testsupport.stack import AgentServer
 from testsupport.stack.plugin import AccountFactory
 
@@ -24,11 +23,9 @@ INGEST_TIMEOUT_S = 120.0
 
 
 @pytest.fixture(scope="session")
-def stack_settings(stack_redis: LocalServer) -> dict[str, str]:
+def stack_settings(stack_redis_settings: dict[str, str]) -> dict[str, str]:
     """Redis as the Celery broker and the throttle's cache, and a low chat limit."""
-    return {
-        "REDIS_URL": stack_redis.url,
-        "CELERY_BROKER_URL": stack_redis.url,
+    return stack_redis_settings | {
         "CHAT_THROTTLE_RATE": f"{CHAT_LIMIT_PER_MINUTE}/min",
     }
 

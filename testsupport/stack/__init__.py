@@ -131,13 +131,7 @@ class AgentServer(_Server):
         command = [str(BIN / "uvicorn"), "chatsphere_agent.main:app", "--host", "127.0.0.1",
                    "--port", str(self.port), "--workers", str(self.workers), "--no-access-log"]  # fmt: skip
         self._process = ServerProcess(self.name, command, cwd=BACKEND, env=self._env, log_dir=self._log_dir)
-        self._process.wait_until(self._healthy, timeout_s=AGENT_START_TIMEOUT_S, what="200 from /health")
-
-    def _healthy(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/health", timeout=2.0).status_code == httpx.codes.OK
-        except httpx.TransportError:
-            return False
+        self._process.wait_for_ok(f"{self.url}/health", timeout_s=AGENT_START_TIMEOUT_S)
 
 
 class DjangoServer(_Server):

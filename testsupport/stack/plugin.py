@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -31,6 +32,7 @@ from testsupport.stack import start_celery_worker as _start_celery_worker
 LOG_LINES_ON_FAILURE = 60
 _servers_key = pytest.StashKey[list[AgentServer | DjangoServer | ServerProcess]]()
 
+Server = TypeVar("Server", AgentServer, DjangoServer)
 AccountFactory = Callable[[], Account]
 ClientFactory = Callable[[], httpx.Client]
 WorkerFactory = Callable[..., ServerProcess]
@@ -75,6 +77,12 @@ def stack_redis() -> Iterator[LocalServer]:
 
 
 @pytest.fixture(scope="session")
+def stack_redis_settings(stack_redis: LocalServer) -> dict[str, str]:
+    """Settings that put the session's own Redis under the stack: cache and throttles, Celery's broker."""
+    return {"REDIS_URL": stack_redis.url, "CELERY_BROKER_URL": stack_redis.url}
+
+
+@pytest.fixture(scope="session")
 def stack_settings() -> dict[str, str]:
     """Overridden by a suite's conftest: its settings on top of the stack's defaults."""
     return {}
@@ -85,15 +93,19 @@ def stack_env(stack_database_url: str, stack_dir: Path, stack_settings: dict[str
     return stack_environment(database_url=stack_database_url, state_dir=stack_dir) | stack_settings
 
 
-@pytest.fixture(scope="session")
-def agent(pytestconfig: pytest.Config, stack_env: dict[str, str], stack_dir: Path) -> Iterator[AgentServer]:
-    server = AgentServer(env=stack_env, log_dir=stack_dir / "logs")
-    _show_logs_on_failure(pytestconfig, server)
+def _serving(config: pytest.Config, server: Server) -> Iterator[Server]:
+    """Starts `server` for a fixture's life, its log in the report of any test that fails meanwhile."""
+    _show_logs_on_failure(config, server)
     try:
         server.start()
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def agent(pytestconfig: pytest.Config, stack_env: dict[str, str], stack_dir: Path) -> Iterator[AgentServer]:
+    yield from _serving(pytestconfig, AgentServer(env=stack_env, log_dir=stack_dir / "logs"))
 
 
 @pytest.fixture(scope="session")
@@ -115,13 +127,9 @@ def django_workers() -> int:
 def django(
     pytestconfig: pytest.Config, django_env: dict[str, str], stack_dir: Path, django_workers: int
 ) -> Iterator[DjangoServer]:
-    server = DjangoServer(env=django_env, log_dir=stack_dir / "logs", workers=django_workers)
-    _show_logs_on_failure(pytestconfig, server)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from _serving(
+        pytestconfig, DjangoServer(env=django_env, log_dir=stack_dir / "logs", workers=django_workers)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -21,13 +21,13 @@ def load_settings(**overrides: str) -> subprocess.CompletedProcess[str]:
         "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], 'media': str(s.MEDIA_ROOT), "
         "'hasher': getattr(s, 'PASSWORD_HASHERS', ['default'])[0]}))"
     )
+    return _backend_python(["-c", probe], env=environment)
+
+
+def _backend_python(arguments: list[str], *, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """This interpreter, started fresh in backend/ with `env`: settings are read once, at import."""
     return subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=BACKEND_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, *arguments], cwd=BACKEND_DIR, env=env, capture_output=True, text=True, check=False
     )
 
 
@@ -85,14 +85,7 @@ def test_the_default_sqlite_database_is_set_up_for_concurrent_chats(tmp_path: Pa
         "AGENT_BACKEND": "memory",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=BACKEND_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _backend_python(["-c", probe], env=environment)
 
     assert result.returncode == 0, result.stderr
     # synchronous 1 is NORMAL: no fsync per commit in WAL mode.
@@ -147,13 +140,8 @@ def _production(tmp_path: Path) -> dict[str, str]:
 def test_the_agent_timeouts_in_production_stay_under_a_proxy_s_60_seconds(tmp_path: Path) -> None:
     """With nothing configured, the deadline of an agent call is below a reverse proxy's default 60 s, so a
     user gets our 503 rather than the proxy's 504 (faults finding 5: 60 s)."""
-    shown = subprocess.run(
-        [sys.executable, "-c", "from config import settings as s; print(s.AGENT_TIMEOUT_SECONDS)"],
-        cwd=BACKEND_DIR,
-        env=_production(tmp_path),
-        capture_output=True,
-        text=True,
-        check=False,
+    shown = _backend_python(
+        ["-c", "from config import settings as s; print(s.AGENT_TIMEOUT_SECONDS)"], env=_production(tmp_path)
     )
 
     assert shown.returncode == 0, shown.stderr
@@ -162,13 +150,9 @@ def test_the_agent_timeouts_in_production_stay_under_a_proxy_s_60_seconds(tmp_pa
 
 def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
     """`manage.py check --deploy` warns of nothing with production defaults (faults finding 8: W004/8)."""
-    checked = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=BACKEND_DIR,
+    checked = _backend_python(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         env=_production(tmp_path) | {"DJANGO_SETTINGS_MODULE": "config.settings"},
-        capture_output=True,
-        text=True,
-        check=False,
     )
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
