@@ -19,6 +19,8 @@ fi
 
 logs=reports/test
 mkdir -p "$logs"
+# Lines as they happen (pytest writes into a pipe here), and each env's slowest tests at its end.
+export PYTHONUNBUFFERED=1 PYTEST_ADDOPTS="${PYTEST_ADDOPTS:-} --durations=8"
 started=$SECONDS
 run_label() {  # run_label <label>: its envs in order, output prefixed live and kept in $logs/<label>.log
   local label=$1
