@@ -18,6 +18,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, Toke
 from chatsphere.models import Bot, Chunk, Conversation, Document, Message
 from chatsphere.selectors import bot_list
 from chatsphere.services.agent_client import MAX_CHAT_MESSAGE_CHARS
+from chatsphere.services.bots import BOT_EDITABLE_FIELDS
 from chatsphere.services.widgets import MAX_WIDGET_ORIGINS
 
 # The canonical 8-4-4-4-12 form the schema's `format: uuid` means; Python's UUID() also takes braces,
@@ -201,22 +202,7 @@ class BotSerializer(serializers.ModelSerializer[Bot]):
 
     class Meta:
         model = Bot
-        fields = [
-            "id",
-            "name",
-            "description",
-            "welcome_message",
-            "system_prompt",
-            "model",
-            "temperature",
-            "is_active",
-            "retrieval_top_k",
-            "retrieval_min_score",
-            "widget_key",
-            "widget_origins",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *BOT_EDITABLE_FIELDS, "widget_key", "widget_origins", "created_at", "updated_at"]
         read_only_fields = ["id", "widget_key", "widget_origins", "created_at", "updated_at"]
         extra_kwargs = {
             "widget_key": {

@@ -10,23 +10,22 @@ from chatsphere.selectors import document_names
 from chatsphere.services.agent_client import SearchHit, get_agent
 from chatsphere.services.documents import document_files_delete, documents_deleting
 
-BOT_EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "description",
-        "welcome_message",
-        "system_prompt",
-        "model",
-        "temperature",
-        "is_active",
-        "retrieval_top_k",
-        "retrieval_min_score",
-    }
+# What an owner may set on a bot, in the order the API shows them.
+BOT_EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "welcome_message",
+    "system_prompt",
+    "model",
+    "temperature",
+    "is_active",
+    "retrieval_top_k",
+    "retrieval_min_score",
 )
 
 
 def bot_create(*, owner: User, name: str, **fields: Any) -> Bot:
-    unknown = set(fields) - BOT_EDITABLE_FIELDS
+    unknown = set(fields).difference(BOT_EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"bot_create got unknown fields {sorted(unknown)}")
     bot = Bot(owner=owner, name=name, **fields)
@@ -36,7 +35,7 @@ def bot_create(*, owner: User, name: str, **fields: Any) -> Bot:
 
 
 def bot_update(*, bot: Bot, data: Mapping[str, Any]) -> Bot:
-    unknown = set(data) - BOT_EDITABLE_FIELDS
+    unknown = set(data).difference(BOT_EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"bot_update got unknown fields {sorted(unknown)}")
     for name, value in data.items():
