@@ -11,40 +11,36 @@ from chatsphere.tests.helpers import UNREACHABLE_REDIS_CACHE, assert_error
 pytestmark = pytest.mark.django_db
 
 
-def test_all_well_names_the_kind_of_each_agent_provider_without_its_location(client, agent, monkeypatch):
-    monkeypatch.setattr(
-        agent, "health", lambda: AgentHealth("ok", {"vector_store": "chroma:/srv/x", "llm": "y"})
-    )
+@pytest.mark.parametrize(
+    ("agent_up", "status", "agent_status"),
+    [
+        # The kind of each provider, never its location (this answer is public).
+        (True, "ok", {"status": "ok", "providers": {"vector_store": "chroma", "llm": "y"}}),
+        (False, "degraded", {"status": "unavailable", "providers": None}),
+    ],
+    ids=["all-well", "agent-down"],
+)
+def test_health_is_200_and_names_each_dependency(client, agent, monkeypatch, agent_up, status, agent_status):
+    if agent_up:
+        health = AgentHealth("ok", {"vector_store": "chroma:/srv/x", "llm": "y"})
+        monkeypatch.setattr(agent, "health", lambda: health)
+    else:
+        agent.unavailable = True
 
     response = client.get("/api/health/")
 
     assert response.status_code == 200
     assert response.json() == {
-        "status": "ok",
+        "status": status,
         "database": "ok",
         "redis": "ok",  # the testsupport plugin gives the suite a Redis cache
         "broker": "not_configured",
-        "agent": {"status": "ok", "providers": {"vector_store": "chroma", "llm": "y"}},
+        "agent": agent_status,
     }
 
 
 def test_needs_no_credentials_and_ignores_bad_ones(client):
     assert client.get("/api/health/", HTTP_AUTHORIZATION="Bearer not-a-jwt").status_code == 200
-
-
-def test_agent_down_is_200_degraded(client, agent):
-    agent.unavailable = True
-
-    response = client.get("/api/health/")
-
-    assert response.status_code == 200
-    assert response.json() == {
-        "status": "degraded",
-        "database": "ok",
-        "redis": "ok",  # the testsupport plugin gives the suite a Redis cache
-        "broker": "not_configured",
-        "agent": {"status": "unavailable", "providers": None},
-    }
 
 
 def _unreachable_database(execute: Callable[..., Any], *args: Any) -> Any:
