@@ -171,6 +171,7 @@ def _stack_env(
         "LOG_LEVEL": "WARNING",
         # the agent
         "AGENT_DATA_DIR": str(state_dir / "agent"),
+        "LOCAL_MODEL_CACHE_DIR": str(REPO_ROOT / "var" / "models"),  # exported once, not per fresh data dir
         "GOOGLE_API_KEY": "",
         "PINECONE_API_KEY": "",
         "LLM_BASE_URL": "",

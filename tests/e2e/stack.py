@@ -46,6 +46,7 @@ def stack_environment(*, database_url: str, state_dir: Path) -> dict[str, str]:
         "ANONYMIZED_TELEMETRY": "False",
         "AGENT_SERVICE_TOKEN": secrets.token_urlsafe(32),
         "AGENT_DATA_DIR": str(state_dir / "agent"),
+        "LOCAL_MODEL_CACHE_DIR": str(REPO / "var" / "models"),  # exported once, not per fresh data dir
         "EMBEDDINGS_PROVIDER": "local",
         "VECTOR_STORE": "chroma",
         "LLM_PROVIDER": "extractive",
