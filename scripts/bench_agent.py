@@ -42,7 +42,11 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from chatsphere_agent.config import AgentSettings  # noqa: E402
+from chatsphere_agent.config import (  # noqa: E402
+    DEFAULT_LOCAL_EMBEDDING_BACKEND,
+    HARNESS_MODEL_CACHE_DIR,
+    AgentSettings,
+)
 from chatsphere_agent.main import create_app  # noqa: E402
 from chatsphere_agent.providers.chroma_store import ChromaStore  # noqa: E402
 from chatsphere_agent.providers.extractive import ExtractiveAnswerer  # noqa: E402
@@ -456,7 +460,13 @@ def main() -> None:
     chat_requests = args.chat_requests or (20 if args.quick else 100)
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs visible")
-    embeddings = LocalEmbeddings(model_dir=bundled_model_dir(), slice_size=32, max_query_batch=32)
+    embeddings = LocalEmbeddings(
+        model_dir=bundled_model_dir(),
+        slice_size=32,
+        max_query_batch=32,
+        backend=DEFAULT_LOCAL_EMBEDDING_BACKEND,  # what the agent runs
+        cache_dir=HARNESS_MODEL_CACHE_DIR,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as scratch:
         data_dir = Path(scratch)
         bench_embeddings(embeddings, embed_chunks)

@@ -122,14 +122,17 @@ def database(kind: str, state_dir: Path) -> Iterator[str]:
 
 
 def raw_model_seconds(chunks: list[str]) -> float:
-    from sentence_transformers import SentenceTransformer
+    """The agent's default backend encoding the chunks RAW_BATCH per call, without the agent around it."""
+    from chatsphere_agent.config import DEFAULT_LOCAL_EMBEDDING_BACKEND, HARNESS_MODEL_CACHE_DIR
+    from chatsphere_agent.providers.local_embeddings import build_encoder, bundled_model_dir
 
-    from chatsphere_agent.providers.local_embeddings import bundled_model_dir
-
-    model = SentenceTransformer(str(bundled_model_dir()), device="cpu", local_files_only=True)
-    model.encode(chunks[:RAW_BATCH], batch_size=RAW_BATCH, show_progress_bar=False)  # warm-up
+    encoder = build_encoder(
+        DEFAULT_LOCAL_EMBEDDING_BACKEND, model_dir=bundled_model_dir(), cache_dir=HARNESS_MODEL_CACHE_DIR
+    )
+    encoder.encode(chunks[:RAW_BATCH])  # warm-up
     started = time.perf_counter()
-    model.encode(chunks, batch_size=RAW_BATCH, normalize_embeddings=True, show_progress_bar=False)
+    for start in range(0, len(chunks), RAW_BATCH):
+        encoder.encode(chunks[start : start + RAW_BATCH])
     return time.perf_counter() - started
 
 

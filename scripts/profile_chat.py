@@ -103,12 +103,19 @@ def django_profile(*, chats: int) -> None:
 
 
 def agent_stages(*, chats: int, state_dir: Path) -> None:
+    from chatsphere_agent.config import DEFAULT_LOCAL_EMBEDDING_BACKEND, HARNESS_MODEL_CACHE_DIR
     from chatsphere_agent.providers.base import AnswerRequest
     from chatsphere_agent.providers.chroma_store import ChromaStore
     from chatsphere_agent.providers.extractive import ExtractiveAnswerer
     from chatsphere_agent.providers.local_embeddings import LocalEmbeddings, bundled_model_dir
 
-    embeddings = LocalEmbeddings(model_dir=bundled_model_dir(), slice_size=4, max_query_batch=32)
+    embeddings = LocalEmbeddings(
+        model_dir=bundled_model_dir(),
+        slice_size=4,
+        max_query_batch=32,
+        backend=DEFAULT_LOCAL_EMBEDDING_BACKEND,  # what the agent runs
+        cache_dir=HARNESS_MODEL_CACHE_DIR,
+    )
     store = ChromaStore(path=state_dir / "profile-chroma")
     answerer = ExtractiveAnswerer()
     bot_id = str(uuid.uuid4())

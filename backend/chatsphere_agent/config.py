@@ -21,11 +21,18 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Where the repository's own harness (tests, stacks, benchmarks) keeps the exported ONNX files: the files are
+# named by what they were made from, so every run can share them (testsupport/stack names this directory for
+# every agent it starts).
+HARNESS_MODEL_CACHE_DIR = REPO_ROOT / "var" / "models"
 
 EmbeddingsProviderName = Literal["gemini", "local"]
 VectorStoreName = Literal["pinecone", "chroma"]
 LlmProviderName = Literal["gemini", "openai", "extractive"]
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
+LocalEmbeddingBackend = Literal["torch", "onnx", "onnx-int8"]
+# Chosen by speed and SciFact nDCG@10 (scripts/bench_embedding_backends.py, docs/benchmarks.md).
+DEFAULT_LOCAL_EMBEDDING_BACKEND: LocalEmbeddingBackend = "onnx"
 
 MIN_TOKEN_LENGTH = 16
 _PLACEHOLDER_MARKERS = ("changeme", "replaceme", "placeholder", "yourtoken", "example", "insecure")
@@ -83,6 +90,11 @@ class AgentSettings(BaseSettings):
     # such call (providers/embedding_scheduler.py). Concurrent queries share one call, up to the second.
     local_embedding_batch_size: int = Field(default=4, ge=1, le=1024)
     local_query_batch_size: int = Field(default=32, ge=1, le=1024)
+    # How the local model runs (providers/local_embeddings.py; measured in docs/benchmarks.md). The ONNX files
+    # are exported from the package's weights at the first start into LOCAL_MODEL_CACHE_DIR (default
+    # AGENT_DATA_DIR/models); the test stacks share one, so a fresh data directory does not export again.
+    local_embedding_backend: LocalEmbeddingBackend = DEFAULT_LOCAL_EMBEDDING_BACKEND
+    local_model_cache_dir: Path | None = None
     # A blocking route (retrieval, a synchronous LLM call) holds a worker thread for the whole LLM call;
     # AnyIO's default of 40 threads would queue the 41st concurrent chat behind a 2-second answer.
     agent_worker_threads: int = Field(default=200, ge=1, le=2000)
@@ -143,3 +155,7 @@ class AgentSettings(BaseSettings):
     @property
     def lexical_dir(self) -> Path:
         return self.agent_data_dir / "lexical"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.local_model_cache_dir or self.agent_data_dir / "models"

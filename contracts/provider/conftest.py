@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from chatsphere_agent.config import AgentSettings
+from chatsphere_agent.config import HARNESS_MODEL_CACHE_DIR, AgentSettings
 from chatsphere_agent.providers.factory import Providers, build_providers
 from contracts.pactfile import SERVICE_TOKEN
 
@@ -25,6 +25,7 @@ def agent_settings(tmp_path_factory: pytest.TempPathFactory) -> AgentSettings:
         _env_file=None,
         agent_service_token=SecretStr(SERVICE_TOKEN),
         agent_data_dir=data_dir,
+        local_model_cache_dir=HARNESS_MODEL_CACHE_DIR,
         embeddings_provider="local",
         vector_store="chroma",
         llm_provider="extractive",

@@ -32,6 +32,7 @@ class HashingEmbeddings:
 
     name = "hashing"
     dimension = 32
+    space = "hashing"
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         return [self.embed_query(text) for text in texts]

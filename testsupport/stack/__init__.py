@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from chatsphere_agent.config import HARNESS_MODEL_CACHE_DIR
 from testsupport.local_servers import free_port
 from testsupport.processes import ProcessError, ServerProcess
 
@@ -61,6 +62,7 @@ def stack_environment(*, database_url: str, state_dir: Path) -> dict[str, str]:
         "ANONYMIZED_TELEMETRY": "False",
         "AGENT_SERVICE_TOKEN": secrets.token_urlsafe(32),
         "AGENT_DATA_DIR": str(state_dir / "agent"),
+        "LOCAL_MODEL_CACHE_DIR": str(HARNESS_MODEL_CACHE_DIR),  # exported to ONNX once, not per data dir
         "EMBEDDINGS_PROVIDER": "local",
         "VECTOR_STORE": "chroma",
         "LLM_PROVIDER": "extractive",

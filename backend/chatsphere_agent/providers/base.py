@@ -125,10 +125,18 @@ class AnswerDelta:
     model: str
 
 
+# The space suffix of quantized vectors (local_embeddings.SPACES): an index written before spaces were
+# recorded holds full-precision vectors, which a quantized backend must not join (factory.check_compatible).
+QUANTIZED_SPACE_SUFFIX = "+int8"
+
+
 @runtime_checkable
 class EmbeddingsProvider(Protocol):
     name: str  # e.g. "local:all-MiniLM-L6-v2", "gemini:gemini-embedding-001"
     dimension: int
+    # What the vectors mean, e.g. "all-MiniLM-L6-v2": providers of one space write interchangeable vectors, so
+    # an index written by one serves the other; a store that recorded another space is refused at start-up.
+    space: str
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]: ...
 
@@ -141,6 +149,10 @@ class VectorStoreProvider(Protocol):
 
     def index_dimension(self) -> int | None:
         """The dimension the store is fixed to, or None when it adapts to the first write."""
+        ...
+
+    def index_space(self) -> str | None:
+        """The embedding space the stored vectors were written in; None when the store recorded none."""
         ...
 
     def upsert(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 PROVIDER = "chroma"
 _DIMENSION_KEY = "embedding_dimension"
+_SPACE_KEY = "embedding_space"
 # A wider HNSW search list than Chroma's default (ef 100): on embedded text it measured recall@5 1.000 at
 # 10k and 0.990 at 100k chunks (scripts/bench_agent.py, docs/benchmarks.md), for ~2 ms p50 per query.
 _HNSW: CreateHNSWConfiguration = {"space": "cosine", "ef_construction": 200, "ef_search": 200}
@@ -41,9 +42,11 @@ def chunk_id(document_id: str, chunk_index: int) -> str:
 
 
 class ChromaStore:
-    def __init__(self, *, path: Path) -> None:
+    def __init__(self, *, path: Path, space: str | None = None) -> None:
+        """`space`: the embedding space of the vectors it will be given, recorded in each collection."""
         path.mkdir(parents=True, exist_ok=True)
         self.name = f"{PROVIDER}:{path}"
+        self._space = space
         self._client: ClientAPI = chromadb.PersistentClient(
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         )
@@ -54,16 +57,24 @@ class ChromaStore:
         self._write_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: AgentSettings) -> ChromaStore:
-        return cls(path=settings.chroma_dir)
+    def from_settings(cls, settings: AgentSettings, *, space: str | None = None) -> ChromaStore:
+        return cls(path=settings.chroma_dir, space=space)
 
     def index_dimension(self) -> int | None:
         """The dimension existing data was written with, so a changed embedding model fails at start-up."""
+        dimension = self._recorded(_DIMENSION_KEY)
+        return dimension if isinstance(dimension, int) else None
+
+    def index_space(self) -> str | None:
+        """The embedding space existing data was written in (None: written before spaces were recorded)."""
+        space = self._recorded(_SPACE_KEY)
+        return space if isinstance(space, str) else None
+
+    def _recorded(self, key: str) -> object:
+        # Every collection is created by this store with the same settings, so the first one speaks for all.
         with self._errors():
             for collection in self._client.list_collections(limit=1):
-                dimension = (collection.metadata or {}).get(_DIMENSION_KEY)
-                if isinstance(dimension, int):
-                    return dimension
+                return (collection.metadata or {}).get(key)
         return None
 
     def upsert(
@@ -85,12 +96,12 @@ class ChromaStore:
             {"bot_id": bot_id, "document_id": document_id, "chunk_index": index, "text": text}
             for index, text in zip(indexes, chunks, strict=True)
         ]
+        metadata: dict[str, str | int] = {_DIMENSION_KEY: len(vectors[0])}
+        if self._space is not None:
+            metadata[_SPACE_KEY] = self._space
         with self._errors(), self._write_lock:
             collection = self._client.get_or_create_collection(
-                name=bot_id,
-                configuration={"hnsw": _HNSW},
-                metadata={_DIMENSION_KEY: len(vectors[0])},
-                embedding_function=None,
+                name=bot_id, configuration={"hnsw": _HNSW}, metadata=metadata, embedding_function=None
             )
             for start in range(0, len(ids), self._max_batch):
                 end = start + self._max_batch

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.errors import StartupError
 from chatsphere_agent.providers.base import (
+    QUANTIZED_SPACE_SUFFIX,
     ChatModelProvider,
     EmbeddingsProvider,
     LexicalIndexProvider,
@@ -37,14 +38,15 @@ def build_embeddings(settings: AgentSettings) -> EmbeddingsProvider:
     return LocalEmbeddings.from_settings(settings)
 
 
-def build_vector_store(settings: AgentSettings) -> VectorStoreProvider:
+def build_vector_store(settings: AgentSettings, *, space: str | None = None) -> VectorStoreProvider:
+    """`space`: the embeddings' space, which the store records beside what it writes (Chroma does)."""
     if settings.resolved_vector_store() == "pinecone":
         from chatsphere_agent.providers.pinecone_store import PineconeStore
 
         return PineconeStore.from_settings(settings)
     from chatsphere_agent.providers.chroma_store import ChromaStore
 
-    return ChromaStore.from_settings(settings)
+    return ChromaStore.from_settings(settings, space=space)
 
 
 def build_lexical_index(settings: AgentSettings) -> LexicalIndexProvider | None:
@@ -86,6 +88,18 @@ def check_compatible(providers: Providers) -> None:
             "(PINECONE_INDEX) or data directory (AGENT_DATA_DIR) made for this embedding model, or set "
             "GEMINI_EMBEDDING_DIMENSION to the index's dimension."
         )
+    store_space = providers.vector_store.index_space()
+    space = providers.embeddings.space
+    if store_space is None and store_dimension is not None and space.endswith(QUANTIZED_SPACE_SUFFIX):
+        # Written before spaces were recorded, i.e. by a full-precision model (torch or Gemini).
+        store_space = "unrecorded, full precision"
+    if store_space is not None and store_space != space:
+        raise StartupError(
+            f"Embedding space mismatch: {providers.vector_store.name} holds vectors of {store_space!r} but "
+            f"{providers.embeddings.name} writes {space!r}; mixing them would rank passages by vectors "
+            "that do not compare. Set LOCAL_EMBEDDING_BACKEND (or the embeddings provider) back to what "
+            "wrote the index, or use a new AGENT_DATA_DIR and upload the documents again."
+        )
 
 
 def build_providers(
@@ -100,9 +114,12 @@ def build_providers(
 
     Passing one implementation in (a test's or a Pact provider state's) keeps the rest real.
     """
+    embeddings = build_embeddings(settings) if embeddings is None else embeddings
     providers = Providers(
-        embeddings=build_embeddings(settings) if embeddings is None else embeddings,
-        vector_store=build_vector_store(settings) if vector_store is None else vector_store,
+        embeddings=embeddings,
+        vector_store=build_vector_store(settings, space=embeddings.space)
+        if vector_store is None
+        else vector_store,
         chat_model=build_chat_model(settings) if chat_model is None else chat_model,
         lexical_index=build_lexical_index(settings) if lexical_index is None else lexical_index,
     )

@@ -108,6 +108,8 @@ class GeminiEmbeddings:
     ) -> None:
         self.name = f"{PROVIDER}:{model}"
         self.dimension = dimension
+        # A smaller output dimension is a truncation of the full vector: another space.
+        self.space = f"{model}@{dimension}"
         self._batch_size = batch_size
         self._embeddings = GoogleGenerativeAIEmbeddings(
             model=model, google_api_key=SecretStr(api_key), output_dimensionality=dimension

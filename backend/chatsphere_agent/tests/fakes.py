@@ -22,6 +22,7 @@ class FailingEmbeddings:
     def __init__(self, *, retryable: bool, dimension: int = 384) -> None:
         self.name = "failing-embeddings"
         self.dimension = dimension
+        self.space = "failing"
         self.retryable = retryable
         self.calls = 0
 
@@ -36,9 +37,10 @@ class FailingEmbeddings:
 class RecordingEmbeddings:
     """Deterministic unit vectors; records each batch it was asked to embed."""
 
-    def __init__(self, *, dimension: int = 4) -> None:
+    def __init__(self, *, dimension: int = 4, space: str = "recording") -> None:
         self.name = "recording-embeddings"
         self.dimension = dimension
+        self.space = space
         self.batches: list[list[str]] = []
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
@@ -66,6 +68,9 @@ class FixedDimensionStore:
 
     def index_dimension(self) -> int | None:
         return self.dimension
+
+    def index_space(self) -> str | None:
+        return None
 
     def upsert(
         self,

@@ -137,3 +137,27 @@ def test_embedding_batch_size_stays_within_the_gemini_limit(
 ) -> None:
     with pytest.raises(ValidationError, match="embedding_batch_size"):
         make_settings(embedding_batch_size=size)
+
+
+class TestLocalEmbeddingBackend:
+    def test_onnx_by_default_exported_under_the_data_dir(self, make_settings: SettingsFactory) -> None:
+        settings = make_settings()
+
+        assert settings.local_embedding_backend == "onnx"
+        assert settings.models_dir == settings.agent_data_dir / "models"
+
+    def test_backend_and_cache_dir_are_read_from_the_environment(
+        self, agent_env: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        agent_env.setenv("AGENT_SERVICE_TOKEN", SERVICE_TOKEN)
+        agent_env.setenv("LOCAL_EMBEDDING_BACKEND", "onnx-int8")
+        agent_env.setenv("LOCAL_MODEL_CACHE_DIR", str(tmp_path / "shared-models"))
+
+        settings = AgentSettings(_env_file=None)
+
+        assert settings.local_embedding_backend == "onnx-int8"
+        assert settings.models_dir == tmp_path / "shared-models"
+
+    def test_an_unknown_backend_fails_fast(self, make_settings: SettingsFactory) -> None:
+        with pytest.raises(ValidationError, match="local_embedding_backend"):
+            make_settings(local_embedding_backend="openvino")

@@ -71,7 +71,7 @@ class TestHealth:
         assert response.json() == {
             "status": "ok",
             "providers": {
-                "embeddings": "local:all-MiniLM-L6-v2",
+                "embeddings": "local:all-MiniLM-L6-v2:onnx",  # the default LOCAL_EMBEDDING_BACKEND
                 "vector_store": f"chroma:{settings.agent_data_dir / 'chroma'}",
                 "llm": "extractive",
                 "lexical_index": f"sqlite-fts5:{settings.agent_data_dir / 'lexical' / 'lexical.sqlite3'}",

@@ -120,3 +120,13 @@ def test_index_dimension_reflects_existing_data_across_restarts(tmp_path: Path, 
     empty.upsert(bot_id=bot_id, document_id="doc", chunks=["a"], vectors=[unit(1, 0, 0)])
 
     assert ChromaStore(path=path).index_dimension() == 3
+
+
+def test_index_space_is_recorded_with_the_data_across_restarts(tmp_path: Path, bot_id: str) -> None:
+    path = tmp_path / "chroma"
+    empty = ChromaStore(path=path, space="all-MiniLM-L6-v2+int8")
+    assert empty.index_space() is None
+    empty.upsert(bot_id=bot_id, document_id="doc", chunks=["a"], vectors=[unit(1, 0, 0)])
+
+    assert ChromaStore(path=path).index_space() == "all-MiniLM-L6-v2+int8"
+    assert ChromaStore(path=tmp_path / "unrecorded", space=None).index_space() is None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.errors import StartupError
 from chatsphere_agent.providers.chroma_store import ChromaStore
 from chatsphere_agent.providers.extractive import ExtractiveAnswerer
@@ -34,6 +35,51 @@ def test_chroma_data_written_by_another_model_refuses_to_start(make_settings: Se
 
     with pytest.raises(StartupError, match="Embedding dimension mismatch"):
         build_providers(settings, embeddings=RecordingEmbeddings(dimension=4))
+
+
+BOT = "6f1c2a4e-0000-4000-8000-000000000001"
+
+
+def write_chroma(settings: AgentSettings, *, space: str | None) -> None:
+    ChromaStore.from_settings(settings, space=space).upsert(
+        bot_id=BOT, document_id="d", chunks=["x"], vectors=[[0.5] * 4]
+    )
+
+
+def test_chroma_data_written_in_another_embedding_space_refuses_to_start(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings()
+    write_chroma(settings, space="all-MiniLM-L6-v2+int8")
+
+    with pytest.raises(
+        StartupError,
+        match=r"Embedding space mismatch: chroma:.* holds vectors of 'all-MiniLM-L6-v2\+int8' but "
+        r"recording-embeddings writes 'all-MiniLM-L6-v2'.*LOCAL_EMBEDDING_BACKEND",
+    ):
+        build_providers(settings, embeddings=RecordingEmbeddings(space="all-MiniLM-L6-v2"))
+
+
+def test_chroma_data_of_the_same_space_is_served_and_the_space_is_recorded(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings()
+    write_chroma(settings, space="all-MiniLM-L6-v2")
+
+    providers = build_providers(settings, embeddings=RecordingEmbeddings(space="all-MiniLM-L6-v2"))
+
+    assert providers.vector_store.index_space() == "all-MiniLM-L6-v2"
+
+
+def test_data_written_before_spaces_were_recorded_is_refused_only_by_a_quantized_space(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings()
+    write_chroma(settings, space=None)
+
+    build_providers(settings, embeddings=RecordingEmbeddings(space="all-MiniLM-L6-v2"))
+    with pytest.raises(StartupError, match="holds vectors of 'unrecorded, full precision'"):
+        build_providers(settings, embeddings=RecordingEmbeddings(space="all-MiniLM-L6-v2+int8"))
 
 
 def test_an_adaptive_store_accepts_any_dimension(make_settings: SettingsFactory) -> None:
