@@ -2,8 +2,9 @@
 # The whole test suite on a fresh machine: builds the venvs from pinned requirements, makes sure
 # PostgreSQL and Redis answer (and the database role exists), then runs every tox env: the two labels of
 # tox.ini side by side (the suites in one process, the suites over real processes), each label's envs one
-# after another. Each line of output is prefixed with its label; at the end come each label's tox summary
-# and every test that was skipped, with its reason.
+# after another, then the label `alone` (a load run whose service levels are latencies) on the idle machine.
+# Each line of output is prefixed with its label; at the end come each label's tox summary and every test
+# that was skipped, with its reason.
 # Extra arguments go to a single tox run instead, e.g. `scripts/test.sh -e agent`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,11 +34,12 @@ run_label() {  # run_label <label>: its envs in order, output prefixed live and 
 run_label in-process &
 run_label processes &
 wait
+run_label alone
 
 echo
 echo "==> make test: $((SECONDS - started)) s of tests"
 failed=0
-for label in in-process processes; do
+for label in in-process processes alone; do
   echo "--- $label: exit $(cat "$logs/$label.status")"
   # tox's own summary: one line per env with its result and seconds.
   grep -E '^  [a-z0-9-]+: (OK|FAIL|SKIP)' "$logs/$label.log" || true
