@@ -73,7 +73,7 @@ def _export(model_dir: Path, target: Path) -> None:
     model = AutoModel.from_pretrained(model_dir, local_files_only=True, attn_implementation="eager").eval()
     config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
 
-    class _LastHiddenState(torch.nn.Module):
+    class _LastHiddenState(torch.nn.Module):  # type: ignore[misc]  # torch is read untyped (pyproject.toml)
         """Keyword arguments in, one tensor out: BertModel's positional order changed across transformers."""
 
         def __init__(self) -> None:
