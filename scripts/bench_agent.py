@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 from pydantic import SecretStr
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "backend"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -44,15 +45,16 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from chatsphere_agent.config import (  # noqa: E402
     DEFAULT_LOCAL_EMBEDDING_BACKEND,
-    HARNESS_MODEL_CACHE_DIR,
     AgentSettings,
 )
 from chatsphere_agent.main import create_app  # noqa: E402
+from chatsphere_agent.providers.base import ChunkBatch  # noqa: E402
 from chatsphere_agent.providers.chroma_store import ChromaStore  # noqa: E402
 from chatsphere_agent.providers.extractive import ExtractiveAnswerer  # noqa: E402
 from chatsphere_agent.providers.factory import Providers  # noqa: E402
 from chatsphere_agent.providers.local_embeddings import LocalEmbeddings, bundled_model_dir  # noqa: E402
 from chatsphere_agent.providers.sqlite_lexical import SqliteLexicalIndex  # noqa: E402
+from testsupport.stack import HARNESS_MODEL_CACHE_DIR  # noqa: E402
 
 DIMENSION = 384
 TOP_K = 5
@@ -380,10 +382,12 @@ def bench_retrieval(
     for start in range(0, size, CHUNKS_PER_DOCUMENT):
         block = vectors[start : start + CHUNKS_PER_DOCUMENT]
         store.upsert(
-            bot_id=bot_id,
-            document_id=f"doc-{start // CHUNKS_PER_DOCUMENT}",
-            chunks=[f"chunk {start + offset}" for offset in range(len(block))],
-            vectors=block.tolist(),
+            ChunkBatch(
+                bot_id=bot_id,
+                document_id=f"doc-{start // CHUNKS_PER_DOCUMENT}",
+                chunks=[f"chunk {start + offset}" for offset in range(len(block))],
+                vectors=block.tolist(),
+            ),
         )
     insert_seconds = time.perf_counter() - started
 

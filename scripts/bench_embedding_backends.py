@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "backend"))
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -33,7 +34,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bench_agent import synthetic_chunk  # noqa: E402
 
-from chatsphere_agent.config import HARNESS_MODEL_CACHE_DIR, LocalEmbeddingBackend  # noqa: E402
+from chatsphere_agent.config import LocalEmbeddingBackend  # noqa: E402
 from chatsphere_agent.providers.local_embeddings import (  # noqa: E402
     SentenceEncoder,
     Vectors,
@@ -41,6 +42,7 @@ from chatsphere_agent.providers.local_embeddings import (  # noqa: E402
     bundled_model_dir,
 )
 from tests.e2e.scifact import Dataset, load_dataset, ndcg_at_10, slice_of  # noqa: E402
+from testsupport.stack import HARNESS_MODEL_CACHE_DIR  # noqa: E402
 
 CHUNK_CHARS = 1000
 INGEST_SLICE = 4

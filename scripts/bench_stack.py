@@ -45,7 +45,7 @@ from bench_agent import percentile, synthetic_chunk  # noqa: E402
 
 from tests.e2e.api import ApiUser  # noqa: E402
 from testsupport.local_servers import LocalServer, postgres_bindir, start_local_postgres  # noqa: E402
-from testsupport.stack import AgentServer, DjangoServer, stack_environment  # noqa: E402
+from testsupport.stack import HARNESS_MODEL_CACHE_DIR, AgentServer, DjangoServer, stack_environment  # noqa: E402
 
 CHUNK_CHARS = 990  # one paragraph per chunk under Django's default CHUNK_SIZE (1000)
 KNOWLEDGE_CHUNKS = 20
@@ -123,7 +123,7 @@ def database(kind: str, state_dir: Path) -> Iterator[str]:
 
 def raw_model_seconds(chunks: list[str]) -> float:
     """The agent's default backend encoding the chunks RAW_BATCH per call, without the agent around it."""
-    from chatsphere_agent.config import DEFAULT_LOCAL_EMBEDDING_BACKEND, HARNESS_MODEL_CACHE_DIR
+    from chatsphere_agent.config import DEFAULT_LOCAL_EMBEDDING_BACKEND
     from chatsphere_agent.providers.local_embeddings import build_encoder, bundled_model_dir
 
     encoder = build_encoder(

@@ -32,7 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench_stack import BENCH_AGENT_TIMEOUT_S, QUESTIONS, UNTHROTTLED_CHAT_RATE, database, paragraphs  # noqa: E402
 
-from testsupport.stack import AgentServer, stack_environment  # noqa: E402
+from testsupport.stack import HARNESS_MODEL_CACHE_DIR, AgentServer, stack_environment  # noqa: E402
 
 # (label, end of the source path, function name) as cProfile keys them.
 DJANGO_PARTS = [
@@ -103,8 +103,8 @@ def django_profile(*, chats: int) -> None:
 
 
 def agent_stages(*, chats: int, state_dir: Path) -> None:
-    from chatsphere_agent.config import DEFAULT_LOCAL_EMBEDDING_BACKEND, HARNESS_MODEL_CACHE_DIR
-    from chatsphere_agent.providers.base import AnswerRequest
+    from chatsphere_agent.config import DEFAULT_LOCAL_EMBEDDING_BACKEND
+    from chatsphere_agent.providers.base import AnswerRequest, ChunkBatch
     from chatsphere_agent.providers.chroma_store import ChromaStore
     from chatsphere_agent.providers.extractive import ExtractiveAnswerer
     from chatsphere_agent.providers.local_embeddings import LocalEmbeddings, bundled_model_dir
@@ -121,10 +121,12 @@ def agent_stages(*, chats: int, state_dir: Path) -> None:
     bot_id = str(uuid.uuid4())
     chunks = paragraphs(200, 3)
     store.upsert(
-        bot_id=bot_id,
-        document_id=str(uuid.uuid4()),
-        chunks=chunks,
-        vectors=embeddings.embed_documents(chunks),
+        ChunkBatch(
+            bot_id=bot_id,
+            document_id=str(uuid.uuid4()),
+            chunks=chunks,
+            vectors=embeddings.embed_documents(chunks),
+        ),
     )
     totals = {"query embedding": 0.0, "store query (top 4)": 0.0, "extractive answerer": 0.0}
     for index in range(10 + chats):

@@ -21,10 +21,6 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# Where the repository's own harness (tests, stacks, benchmarks) keeps the exported ONNX files: the files are
-# named by what they were made from, so every run can share them (testsupport/stack names this directory for
-# every agent it starts).
-HARNESS_MODEL_CACHE_DIR = REPO_ROOT / "var" / "models"
 
 EmbeddingsProviderName = Literal["gemini", "local"]
 VectorStoreName = Literal["pinecone", "chroma"]

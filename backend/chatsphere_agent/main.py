@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from chatsphere_agent.agent import BotQuery, bot_chat, bot_chat_stream
 from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.errors import AgentHTTPError, error_responses, install_error_handlers
-from chatsphere_agent.providers.base import HistoryTurn
+from chatsphere_agent.providers.base import ChunkBatch, HistoryTurn
 from chatsphere_agent.providers.factory import Providers, build_providers
 from chatsphere_agent.retrieval import Fusion, chunks_search
 from chatsphere_agent.schemas import (
@@ -149,13 +149,15 @@ def embed_and_store(body: EmbedRequest, providers: ProvidersDep, settings: Setti
         embeddings=providers.embeddings,
         vector_store=providers.vector_store,
         lexical_index=providers.lexical_index,
-        bot_id=str(body.bot_id),
-        document_id=str(body.document_id),
-        chunks=body.chunks,
         batch_size=settings.embedding_batch_size,
-        document_name=body.document_name,
-        first_chunk_index=body.first_chunk_index,
-        last_batch=body.last_batch,
+        batch=ChunkBatch(
+            bot_id=str(body.bot_id),
+            document_id=str(body.document_id),
+            chunks=body.chunks,
+            document_name=body.document_name,
+            first_chunk_index=body.first_chunk_index,
+            last_batch=body.last_batch,
+        ),
     )
     return EmbedResponse(status="success", document_id=body.document_id, stored_vector_count=stored)
 

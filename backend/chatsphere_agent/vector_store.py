@@ -4,8 +4,10 @@ lexical entries (retrieval is in retrieval.py). Every function works through the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from chatsphere_agent.providers.base import (
+    ChunkBatch,
     EmbeddingsProvider,
     LexicalIndexProvider,
     VectorStoreProvider,
@@ -39,43 +41,24 @@ def embed_and_store_chunks(
     embeddings: EmbeddingsProvider,
     vector_store: VectorStoreProvider,
     lexical_index: LexicalIndexProvider | None = None,
-    bot_id: str,
-    document_id: str,
-    chunks: Sequence[str],
+    batch: ChunkBatch,
     batch_size: int,
-    document_name: str | None = None,
-    first_chunk_index: int = 0,
-    last_batch: bool = True,
 ) -> int:
-    """Embed every chunk, then store the vectors and index the words; returns how many were stored.
+    """Embed every chunk of `batch`, then store the vectors and index the words; returns how many were stored.
 
     Each chunk is embedded with the document's name in front of it, and the lexical index holds the name
-    beside it; the stored text, the one quoted and cited, is the chunk alone. Chunk i becomes the
-    document's chunk `first_chunk_index + i`; a `last_batch` also drops the document's chunks past these
-    (see VectorStoreProvider.upsert). Nothing is written until every chunk is embedded, so an embedding
-    failure leaves the document's previous state untouched; a write that fails midway is repaired by
-    sending the document again, which replaces both stores' chunks.
+    beside it; the stored text, the one quoted and cited, is the chunk alone. A last batch also drops the
+    document's chunks past these (see ChunkBatch). Nothing is written until every chunk is embedded, so an
+    embedding failure leaves the document's previous state untouched; a write that fails midway is repaired
+    by sending the document again, which replaces both stores' chunks.
     """
     vectors = _embed_in_batches(
-        embeddings=embeddings, chunks=with_header(chunks, document_name), batch_size=batch_size
+        embeddings=embeddings, chunks=with_header(batch.chunks, batch.document_name), batch_size=batch_size
     )
-    stored = vector_store.upsert(
-        bot_id=bot_id,
-        document_id=document_id,
-        chunks=chunks,
-        vectors=vectors,
-        first_chunk_index=first_chunk_index,
-        last_batch=last_batch,
-    )
+    embedded = replace(batch, vectors=vectors)
+    stored = vector_store.upsert(embedded)
     if lexical_index is not None:
-        lexical_index.upsert(
-            bot_id=bot_id,
-            document_id=document_id,
-            chunks=chunks,
-            document_name=document_name,
-            first_chunk_index=first_chunk_index,
-            last_batch=last_batch,
-        )
+        lexical_index.upsert(embedded)
     return stored
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from chatsphere_agent.config import HARNESS_MODEL_CACHE_DIR, AgentSettings
+from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.providers.factory import Providers, build_providers
 from contracts.pactfile import SERVICE_TOKEN
+from testsupport.stack import HARNESS_MODEL_CACHE_DIR
 
 # The bundled model is on disk; the hub is unreachable and Chroma must not phone home.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from fastapi import FastAPI
 
 from chatsphere_agent.config import AgentSettings
-from chatsphere_agent.providers.base import AnswerDelta, AnswerRequest, ModelAnswer, ProviderError
+from chatsphere_agent.providers.base import AnswerDelta, AnswerRequest, ChunkBatch, ModelAnswer, ProviderError
 from chatsphere_agent.providers.factory import Providers
 from chatsphere_agent.vector_store import bot_delete, embed_and_store_chunks
 
@@ -62,10 +62,8 @@ class AgentProviderStates:
             embeddings=self._shipped.embeddings,
             vector_store=self._shipped.vector_store,
             lexical_index=self._shipped.lexical_index,
-            bot_id=bot_id,
-            document_id=document_id,
-            chunks=chunks,
             batch_size=self._settings.embedding_batch_size,
+            batch=ChunkBatch(bot_id=bot_id, document_id=document_id, chunks=chunks),
         )
 
     def bot_has_no_documents(self, action: Action, parameters: Mapping[str, Any] | None) -> None:

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import httpx
 
-from chatsphere_agent.config import HARNESS_MODEL_CACHE_DIR
 from testsupport.local_servers import free_port
 from testsupport.processes import ProcessError, ServerProcess
 
@@ -32,6 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 BACKEND = REPO / "backend"
 BIN = Path(sys.executable).parent
 SERVE_DJANGO = REPO / "scripts" / "serve_django.sh"
+# Where the harness's agents (stacks, agent tests, benchmarks) keep the exported ONNX model: its files are
+# named by what they were made from, so every run shares them instead of exporting into each fresh data dir.
+HARNESS_MODEL_CACHE_DIR = REPO / "var" / "models"
 AGENT_START_TIMEOUT_S = 180.0  # the first start loads the MiniLM model
 DJANGO_START_TIMEOUT_S = 60.0
 WORKER_START_TIMEOUT_S = 60.0

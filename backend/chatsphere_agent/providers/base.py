@@ -77,12 +77,38 @@ def check_vectors(
         )
 
 
-def check_upsert(chunks: Sequence[str], vectors: Sequence[Sequence[float]], *, provider: str) -> None:
+def check_upsert(batch: ChunkBatch, *, provider: str) -> None:
     """Every store refuses chunks and vectors that do not pair up, before it writes anything."""
-    if len(chunks) != len(vectors):
+    if len(batch.chunks) != len(batch.vectors):
         raise ProviderError.unusable(
-            provider=provider, action="upsert", detail=f"{len(chunks)} chunks but {len(vectors)} vectors"
+            provider=provider,
+            action="upsert",
+            detail=f"{len(batch.chunks)} chunks but {len(batch.vectors)} vectors",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkBatch:
+    """Consecutive chunks of one document to store: chunk i is the document's chunk first_chunk_index + i,
+    kept under the id f"{document_id}#{first_chunk_index + i}".
+
+    When `last_batch`, these chunks end the document: once they are stored, the document's chunks at index
+    first_chunk_index + len(chunks) and beyond (a longer earlier version's) are dropped. With the defaults
+    the chunks are the whole document and replace everything stored for it. A vector store stores `vectors`
+    (one per chunk); the lexical index indexes `document_name` beside each chunk.
+    """
+
+    bot_id: str
+    document_id: str
+    chunks: Sequence[str]
+    vectors: Sequence[Sequence[float]] = ()
+    document_name: str | None = None
+    first_chunk_index: int = 0
+    last_batch: bool = True
+
+    @property
+    def chunk_indexes(self) -> range:
+        return range(self.first_chunk_index, self.first_chunk_index + len(self.chunks))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,22 +181,8 @@ class VectorStoreProvider(Protocol):
         """The embedding space the stored vectors were written in; None when the store recorded none."""
         ...
 
-    def upsert(
-        self,
-        *,
-        bot_id: str,
-        document_id: str,
-        chunks: Sequence[str],
-        vectors: Sequence[Sequence[float]],
-        first_chunk_index: int = 0,
-        last_batch: bool = True,
-    ) -> int:
-        """Store chunk i under id f"{document_id}#{first_chunk_index + i}"; returns how many were stored.
-
-        When `last_batch`, these chunks end the document: after they are stored, the document's vectors
-        at index first_chunk_index + len(chunks) and beyond (a longer earlier version's) are dropped.
-        With the defaults the chunks are the whole document and replace everything stored for it.
-        """
+    def upsert(self, batch: ChunkBatch) -> int:
+        """Store the batch's chunks with their vectors as ChunkBatch says; returns how many were stored."""
         ...
 
     def query(self, *, bot_id: str, vector: Sequence[float], top_k: int) -> list[RetrievedChunk]: ...
@@ -186,17 +198,8 @@ class LexicalIndexProvider(Protocol):
 
     name: str  # e.g. "sqlite-fts5:<path>"
 
-    def upsert(
-        self,
-        *,
-        bot_id: str,
-        document_id: str,
-        chunks: Sequence[str],
-        document_name: str | None = None,
-        first_chunk_index: int = 0,
-        last_batch: bool = True,
-    ) -> int:
-        """VectorStoreProvider.upsert's contract; the document name is indexed beside each chunk."""
+    def upsert(self, batch: ChunkBatch) -> int:
+        """Index the batch's chunks, the document name beside each, as ChunkBatch says."""
         ...
 
     def query(self, *, bot_id: str, text: str, top_k: int) -> list[RetrievedChunk]:

@@ -24,7 +24,7 @@ from chromadb.base_types import LiteralValue, LogicalOperator, Where, WhereOpera
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 
-from chatsphere_agent.providers.base import ProviderError, RetrievedChunk, check_upsert
+from chatsphere_agent.providers.base import ChunkBatch, ProviderError, RetrievedChunk, check_upsert
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
@@ -77,44 +77,35 @@ class ChromaStore:
                 return (collection.metadata or {}).get(key)
         return None
 
-    def upsert(
-        self,
-        *,
-        bot_id: str,
-        document_id: str,
-        chunks: Sequence[str],
-        vectors: Sequence[Sequence[float]],
-        first_chunk_index: int = 0,
-        last_batch: bool = True,
-    ) -> int:
-        check_upsert(chunks, vectors, provider=PROVIDER)
-        if not chunks:
+    def upsert(self, batch: ChunkBatch) -> int:
+        check_upsert(batch, provider=PROVIDER)
+        if not batch.chunks:
             return 0
-        indexes = range(first_chunk_index, first_chunk_index + len(chunks))
-        ids = [chunk_id(document_id, index) for index in indexes]
+        indexes = batch.chunk_indexes
+        ids = [chunk_id(batch.document_id, index) for index in indexes]
         metadatas: list[dict[str, str | int | float | bool | None]] = [
-            {"bot_id": bot_id, "document_id": document_id, "chunk_index": index, "text": text}
-            for index, text in zip(indexes, chunks, strict=True)
+            {"bot_id": batch.bot_id, "document_id": batch.document_id, "chunk_index": index, "text": text}
+            for index, text in zip(indexes, batch.chunks, strict=True)
         ]
-        metadata: dict[str, str | int] = {_DIMENSION_KEY: len(vectors[0])}
+        metadata: dict[str, str | int] = {_DIMENSION_KEY: len(batch.vectors[0])}
         if self._space is not None:
             metadata[_SPACE_KEY] = self._space
         with self._errors(), self._write_lock:
             collection = self._client.get_or_create_collection(
-                name=bot_id, configuration={"hnsw": _HNSW}, metadata=metadata, embedding_function=None
+                name=batch.bot_id, configuration={"hnsw": _HNSW}, metadata=metadata, embedding_function=None
             )
             for start in range(0, len(ids), self._max_batch):
                 end = start + self._max_batch
                 collection.upsert(
                     ids=ids[start:end],
-                    embeddings=np.asarray(vectors[start:end], dtype=np.float32),
+                    embeddings=np.asarray(batch.vectors[start:end], dtype=np.float32),
                     metadatas=metadatas[start:end],  # type: ignore[arg-type]
-                    documents=list(chunks[start:end]),
+                    documents=list(batch.chunks[start:end]),
                 )
-            if last_batch:
+            if batch.last_batch:
                 # Upsert first, then drop what lies past the new end (a re-chunk that came out shorter):
                 # a failure midway leaves the old answerable state, never an empty document.
-                self._delete_from(collection, document_id=document_id, first_stale_index=indexes.stop)
+                self._delete_from(collection, document_id=batch.document_id, first_stale_index=indexes.stop)
         return len(ids)
 
     def query(self, *, bot_id: str, vector: Sequence[float], top_k: int) -> list[RetrievedChunk]:

@@ -26,6 +26,7 @@ from urllib3.util.retry import Retry
 from chatsphere_agent.providers.base import (
     MAX_BACKOFF_FACTOR,
     RETRYABLE_STATUS_CODES,
+    ChunkBatch,
     ProviderError,
     RetrievedChunk,
     check_upsert,
@@ -129,50 +130,38 @@ class PineconeStore:
         # and one index per embedding model (PINECONE_INDEX) are the guard there.
         return None
 
-    def upsert(
-        self,
-        *,
-        bot_id: str,
-        document_id: str,
-        chunks: Sequence[str],
-        vectors: Sequence[Sequence[float]],
-        first_chunk_index: int = 0,
-        last_batch: bool = True,
-    ) -> int:
-        check_upsert(chunks, vectors, provider=PROVIDER)
+    def upsert(self, batch: ChunkBatch) -> int:
+        check_upsert(batch, provider=PROVIDER)
         records = [
             {
-                "id": vector_id(document_id, index),
+                "id": vector_id(batch.document_id, index),
                 "values": list(vector),
-                "metadata": {TEXT_KEY: chunk, "document_id": document_id, "chunk_index": index},
+                "metadata": {TEXT_KEY: chunk, "document_id": batch.document_id, "chunk_index": index},
             }
-            for index, chunk, vector in zip(
-                range(first_chunk_index, first_chunk_index + len(chunks)), chunks, vectors, strict=True
-            )
+            for index, chunk, vector in zip(batch.chunk_indexes, batch.chunks, batch.vectors, strict=True)
         ]
         index = self._index().store.index
         response = self._call(
             "upsert",
             lambda: index.upsert(
                 vectors=records,
-                namespace=bot_id,
+                namespace=batch.bot_id,
                 batch_size=self._upsert_batch_size,
                 show_progress=False,
                 _request_timeout=self._timeout_seconds,
             ),
         )
-        if last_batch:
+        if batch.last_batch:
             # Upsert first, then drop what an earlier, longer version of the document left behind, so a
             # failure half-way never leaves the document with fewer vectors than before. Only the last
             # batch lists the document's ids: listing on every batch would cost a long document
             # quadratically many list pages.
-            first_stale_index = first_chunk_index + len(chunks)
             stale_ids = [
                 id_
-                for id_ in self._document_vector_ids(bot_id, document_id)
-                if _chunk_index(id_) >= first_stale_index
+                for id_ in self._document_vector_ids(batch.bot_id, batch.document_id)
+                if _chunk_index(id_) >= batch.chunk_indexes.stop
             ]
-            self._delete_ids(bot_id, stale_ids)
+            self._delete_ids(batch.bot_id, stale_ids)
         return int(response.upserted_count)
 
     def query(self, *, bot_id: str, vector: Sequence[float], top_k: int) -> list[RetrievedChunk]:

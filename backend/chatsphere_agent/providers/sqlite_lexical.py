@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatsphere_agent.providers.base import ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import ChunkBatch, ProviderError, RetrievedChunk
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
@@ -51,30 +51,22 @@ class SqliteLexicalIndex:
     def from_settings(cls, settings: AgentSettings) -> SqliteLexicalIndex:
         return cls(path=settings.lexical_dir, title_weight=settings.lexical_title_weight)
 
-    def upsert(
-        self,
-        *,
-        bot_id: str,
-        document_id: str,
-        chunks: Sequence[str],
-        document_name: str | None = None,
-        first_chunk_index: int = 0,
-        last_batch: bool = True,
-    ) -> int:
-        """Same contract as VectorStoreProvider.upsert: chunk i is the document's chunk first + i."""
-        chunks_table, fts_table = self._tables(bot_id)
-        end = first_chunk_index + len(chunks)
+    def upsert(self, batch: ChunkBatch) -> int:
+        chunks_table, fts_table = self._tables(batch.bot_id)
+        indexes = batch.chunk_indexes
         rows = [
-            (document_id, index, document_name or "", text)
-            for index, text in zip(range(first_chunk_index, end), chunks, strict=True)
+            (batch.document_id, index, batch.document_name or "", text)
+            for index, text in zip(indexes, batch.chunks, strict=True)
         ]
         with self._connection() as connection, self._write(connection):
             self._create(connection, chunks_table, fts_table)
             # A last batch also clears whatever a longer earlier version left past its end.
-            stale_end = "" if last_batch else " AND chunk_index < ?"
+            stale_end = "" if batch.last_batch else " AND chunk_index < ?"
             connection.execute(
                 f"DELETE FROM {chunks_table} WHERE document_id = ? AND chunk_index >= ?{stale_end}",
-                (document_id, first_chunk_index) if last_batch else (document_id, first_chunk_index, end),
+                (batch.document_id, indexes.start)
+                if batch.last_batch
+                else (batch.document_id, indexes.start, indexes.stop),
             )
             connection.executemany(
                 f"INSERT INTO {chunks_table} (document_id, chunk_index, title, body) VALUES (?, ?, ?, ?)",

@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 
 from chatsphere_agent.config import (
     DEFAULT_LOCAL_EMBEDDING_BACKEND,
-    HARNESS_MODEL_CACHE_DIR,
     AgentSettings,
 )
 from chatsphere_agent.main import create_app
@@ -18,6 +17,7 @@ from chatsphere_agent.providers.extractive import ExtractiveAnswerer
 from chatsphere_agent.providers.factory import Providers
 from chatsphere_agent.providers.local_embeddings import LocalEmbeddings, bundled_model_dir
 from chatsphere_agent.providers.sqlite_lexical import SqliteLexicalIndex
+from testsupport.stack import HARNESS_MODEL_CACHE_DIR
 
 SERVICE_TOKEN = "test-token-4f9a2c7e1b8d3a6f"
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from chatsphere_agent.providers.base import (
     AnswerDelta,
     AnswerRequest,
+    ChunkBatch,
     ModelAnswer,
     ProviderError,
     RetrievedChunk,
@@ -72,20 +73,15 @@ class FixedDimensionStore:
     def index_space(self) -> str | None:
         return None
 
-    def upsert(
-        self,
-        *,
-        bot_id: str,
-        document_id: str,
-        chunks: Sequence[str],
-        vectors: Sequence[Sequence[float]],
-        first_chunk_index: int = 0,
-        last_batch: bool = True,
-    ) -> int:
+    def upsert(self, batch: ChunkBatch) -> int:
         self.upserts.append(
-            {"chunks": list(chunks), "first_chunk_index": first_chunk_index, "last_batch": last_batch}
+            {
+                "chunks": list(batch.chunks),
+                "first_chunk_index": batch.first_chunk_index,
+                "last_batch": batch.last_batch,
+            }
         )
-        return len(chunks)
+        return len(batch.chunks)
 
     def query(self, *, bot_id: str, vector: Sequence[float], top_k: int) -> list[RetrievedChunk]:
         self.queries.append((bot_id, top_k))
@@ -106,17 +102,8 @@ class FixedLexicalIndex:
         self.results = list(results)
         self.queries: list[tuple[str, str, int]] = []
 
-    def upsert(
-        self,
-        *,
-        bot_id: str,
-        document_id: str,
-        chunks: Sequence[str],
-        document_name: str | None = None,
-        first_chunk_index: int = 0,
-        last_batch: bool = True,
-    ) -> int:
-        return len(chunks)
+    def upsert(self, batch: ChunkBatch) -> int:
+        return len(batch.chunks)
 
     def query(self, *, bot_id: str, text: str, top_k: int) -> list[RetrievedChunk]:
         self.queries.append((bot_id, text, top_k))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatsphere_agent.providers.base import ProviderError
+from chatsphere_agent.providers.base import ChunkBatch, ProviderError
 from chatsphere_agent.tests.fakes import FixedDimensionStore, RecordingEmbeddings
 from chatsphere_agent.vector_store import embed_and_store_chunks
 
@@ -14,10 +14,8 @@ def test_embeds_in_batches_of_the_configured_size() -> None:
     stored = embed_and_store_chunks(
         embeddings=embeddings,
         vector_store=FixedDimensionStore(dimension=4),
-        bot_id="bot",
-        document_id="doc",
-        chunks=chunks,
         batch_size=3,
+        batch=ChunkBatch(bot_id="bot", document_id="doc", chunks=chunks),
     )
 
     assert stored == 7
@@ -30,12 +28,10 @@ def test_hands_the_batch_position_to_the_store() -> None:
     stored = embed_and_store_chunks(
         embeddings=RecordingEmbeddings(),
         vector_store=store,
-        bot_id="bot",
-        document_id="doc",
-        chunks=["a", "b"],
         batch_size=10,
-        first_chunk_index=256,
-        last_batch=False,
+        batch=ChunkBatch(
+            bot_id="bot", document_id="doc", chunks=["a", "b"], first_chunk_index=256, last_batch=False
+        ),
     )
 
     assert stored == 2
@@ -51,10 +47,8 @@ def test_a_provider_returning_the_wrong_vectors_is_a_provider_error() -> None:
         embed_and_store_chunks(
             embeddings=ShortEmbeddings(),
             vector_store=FixedDimensionStore(dimension=4),
-            bot_id="bot",
-            document_id="doc",
-            chunks=["a", "b"],
             batch_size=10,
+            batch=ChunkBatch(bot_id="bot", document_id="doc", chunks=["a", "b"]),
         )
 
 
@@ -65,11 +59,10 @@ def test_chunks_are_embedded_under_their_document_name_and_stored_bare() -> None
     embed_and_store_chunks(
         embeddings=embeddings,
         vector_store=store,
-        bot_id="bot",
-        document_id="doc",
-        chunks=["Opens at nine."],
         batch_size=10,
-        document_name="Bakery hours",
+        batch=ChunkBatch(
+            bot_id="bot", document_id="doc", chunks=["Opens at nine."], document_name="Bakery hours"
+        ),
     )
 
     assert embeddings.batches == [["Bakery hours\n\nOpens at nine."]]

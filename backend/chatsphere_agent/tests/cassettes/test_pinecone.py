@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from vcr.errors import CannotOverwriteExistingCassetteException
 
+from chatsphere_agent.providers.base import ChunkBatch
 from chatsphere_agent.providers.base import RetrievedChunk, VectorStoreProvider
 from chatsphere_agent.providers.pinecone_store import PineconeStore
 from chatsphere_agent.tests.cassettes import scenario
@@ -33,11 +34,11 @@ def test_store_upserts_queries_and_deletes_in_the_bots_namespace(settings, use_c
 
     with use_cassette("pinecone/index_lifecycle.yaml") as cassette:
         dimension = store.index_dimension()
-        stored = store.upsert(
+        stored = store.upsert(ChunkBatch(
             bot_id=scenario.BOT_ID,
             document_id=scenario.DOCUMENT_ID,
             chunks=scenario.CHUNKS,
-            vectors=CHUNK_VECTORS,
+            vectors=CHUNK_VECTORS),
         )
         found = store.query(bot_id=scenario.BOT_ID, vector=QUESTION_VECTOR, top_k=3)
         deleted = store.delete_document(bot_id=scenario.BOT_ID, document_id=scenario.DOCUMENT_ID)
@@ -76,19 +77,19 @@ def test_a_shorter_version_sent_in_batches_drops_the_stale_tail_once(settings, u
     store = PineconeStore.from_settings(settings)
 
     with use_cassette("pinecone/batched_reingest.yaml") as cassette:
-        first = store.upsert(
+        first = store.upsert(ChunkBatch(
             bot_id=scenario.BOT_ID,
             document_id=scenario.DOCUMENT_ID,
             chunks=scenario.CHUNKS[:1],
             vectors=CHUNK_VECTORS[:1],
-            last_batch=False,
+            last_batch=False),
         )
-        last = store.upsert(
+        last = store.upsert(ChunkBatch(
             bot_id=scenario.BOT_ID,
             document_id=scenario.DOCUMENT_ID,
             chunks=scenario.CHUNKS[1:2],
             vectors=CHUNK_VECTORS[1:2],
-            first_chunk_index=1,
+            first_chunk_index=1),
         )
 
     assert cassette.all_played

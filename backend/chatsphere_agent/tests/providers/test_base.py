@@ -6,6 +6,7 @@ import pytest
 
 from chatsphere_agent.providers.base import (
     RETRYABLE_STATUS_CODES,
+    ChunkBatch,
     ProviderError,
     answer_text,
     check_upsert,
@@ -58,6 +59,8 @@ def test_vectors_must_pair_with_texts_and_have_the_models_dimension() -> None:
 
 def test_chunks_and_vectors_that_do_not_pair_up_are_refused() -> None:
     with pytest.raises(ProviderError, match="2 chunks but 1 vectors") as raised:
-        check_upsert(["a", "b"], [[1.0]], provider="pinecone")
+        check_upsert(
+            ChunkBatch(bot_id="b", document_id="d", chunks=["a", "b"], vectors=[[1.0]]), provider="pinecone"
+        )
 
     assert (raised.value.provider, raised.value.retryable) == ("pinecone", False)

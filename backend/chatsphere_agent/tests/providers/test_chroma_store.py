@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatsphere_agent.providers.base import VectorStoreProvider
+from chatsphere_agent.providers.base import ChunkBatch, VectorStoreProvider
 from chatsphere_agent.providers.chroma_store import ChromaStore
 from chatsphere_agent.tests.providers.vector_store_conformance import VectorStoreConformance
 
@@ -33,7 +33,7 @@ def bot_id() -> str:
 
 
 def test_metadata_carries_bot_document_index_and_text(store: ChromaStore, bot_id: str) -> None:
-    store.upsert(bot_id=bot_id, document_id="doc", chunks=["hello"], vectors=[unit(1, 0)])
+    store.upsert(ChunkBatch(bot_id=bot_id, document_id="doc", chunks=["hello"], vectors=[unit(1, 0)]))
 
     record = store._client.get_collection(bot_id).get(ids=["doc#0"], include=["metadatas"])
 
@@ -43,10 +43,12 @@ def test_metadata_carries_bot_document_index_and_text(store: ChromaStore, bot_id
 
 
 def test_re_upserting_a_shorter_document_removes_the_tail(store: ChromaStore, bot_id: str) -> None:
-    store.upsert(bot_id=bot_id, document_id="doc", chunks=["a", "b", "c"], vectors=[unit(1, 0)] * 3)
-    store.upsert(bot_id=bot_id, document_id="other", chunks=["z"], vectors=[unit(0, 1)])
+    store.upsert(
+        ChunkBatch(bot_id=bot_id, document_id="doc", chunks=["a", "b", "c"], vectors=[unit(1, 0)] * 3)
+    )
+    store.upsert(ChunkBatch(bot_id=bot_id, document_id="other", chunks=["z"], vectors=[unit(0, 1)]))
 
-    store.upsert(bot_id=bot_id, document_id="doc", chunks=["a2"], vectors=[unit(1, 0)])
+    store.upsert(ChunkBatch(bot_id=bot_id, document_id="doc", chunks=["a2"], vectors=[unit(1, 0)]))
 
     results = store.query(bot_id=bot_id, vector=unit(1, 0), top_k=10)
     assert sorted((r.document_id, r.chunk_index, r.text) for r in results) == [
@@ -57,10 +59,14 @@ def test_re_upserting_a_shorter_document_removes_the_tail(store: ChromaStore, bo
 
 def test_batches_are_stored_at_their_document_wide_indexes(store: ChromaStore, bot_id: str) -> None:
     store.upsert(
-        bot_id=bot_id, document_id="doc", chunks=["a", "b"], vectors=[unit(1, 0)] * 2, last_batch=False
+        ChunkBatch(
+            bot_id=bot_id, document_id="doc", chunks=["a", "b"], vectors=[unit(1, 0)] * 2, last_batch=False
+        )
     )
 
-    store.upsert(bot_id=bot_id, document_id="doc", chunks=["c"], vectors=[unit(1, 0)], first_chunk_index=2)
+    store.upsert(
+        ChunkBatch(bot_id=bot_id, document_id="doc", chunks=["c"], vectors=[unit(1, 0)], first_chunk_index=2)
+    )
 
     records = store._client.get_collection(bot_id).get(include=["metadatas"])
     assert sorted(records["ids"]) == ["doc#0", "doc#1", "doc#2"]
@@ -72,19 +78,23 @@ def test_batches_are_stored_at_their_document_wide_indexes(store: ChromaStore, b
 
 
 def test_only_the_last_batch_drops_a_longer_earlier_version(store: ChromaStore, bot_id: str) -> None:
-    store.upsert(bot_id=bot_id, document_id="doc", chunks=list("abcde"), vectors=[unit(1, 0)] * 5)
-    store.upsert(bot_id=bot_id, document_id="other", chunks=list("xyz"), vectors=[unit(0, 1)] * 3)
+    store.upsert(ChunkBatch(bot_id=bot_id, document_id="doc", chunks=list("abcde"), vectors=[unit(1, 0)] * 5))
+    store.upsert(ChunkBatch(bot_id=bot_id, document_id="other", chunks=list("xyz"), vectors=[unit(0, 1)] * 3))
 
     store.upsert(
-        bot_id=bot_id,
-        document_id="doc",
-        chunks=["A"],
-        vectors=[unit(1, 0)],
-        first_chunk_index=0,
-        last_batch=False,
+        ChunkBatch(
+            bot_id=bot_id,
+            document_id="doc",
+            chunks=["A"],
+            vectors=[unit(1, 0)],
+            first_chunk_index=0,
+            last_batch=False,
+        ),
     )
     midway = store.query(bot_id=bot_id, vector=unit(1, 0), top_k=10)
-    store.upsert(bot_id=bot_id, document_id="doc", chunks=["B"], vectors=[unit(1, 0)], first_chunk_index=1)
+    store.upsert(
+        ChunkBatch(bot_id=bot_id, document_id="doc", chunks=["B"], vectors=[unit(1, 0)], first_chunk_index=1)
+    )
 
     after = store.query(bot_id=bot_id, vector=unit(1, 0), top_k=10)
     assert sorted(r.text for r in midway if r.document_id == "doc") == ["A", "b", "c", "d", "e"]
@@ -100,8 +110,10 @@ def test_only_the_last_batch_drops_a_longer_earlier_version(store: ChromaStore, 
 def test_upserts_larger_than_chromas_batch_limit(store: ChromaStore, bot_id: str) -> None:
     store._max_batch = 2  # exercise the batching path without writing thousands of records
 
-    stored = store.upsert(bot_id=bot_id, document_id="doc", chunks=list("abcde"), vectors=[unit(1, 0)] * 5)
-    shorter = store.upsert(bot_id=bot_id, document_id="doc", chunks=["a"], vectors=[unit(1, 0)])
+    stored = store.upsert(
+        ChunkBatch(bot_id=bot_id, document_id="doc", chunks=list("abcde"), vectors=[unit(1, 0)] * 5)
+    )
+    shorter = store.upsert(ChunkBatch(bot_id=bot_id, document_id="doc", chunks=["a"], vectors=[unit(1, 0)]))
 
     assert (stored, shorter) == (5, 1)
     assert store.delete_document(bot_id=bot_id, document_id="doc") == 1
@@ -117,7 +129,7 @@ def test_index_dimension_reflects_existing_data_across_restarts(tmp_path: Path, 
     path = tmp_path / "chroma"
     empty = ChromaStore(path=path)
     assert empty.index_dimension() is None
-    empty.upsert(bot_id=bot_id, document_id="doc", chunks=["a"], vectors=[unit(1, 0, 0)])
+    empty.upsert(ChunkBatch(bot_id=bot_id, document_id="doc", chunks=["a"], vectors=[unit(1, 0, 0)]))
 
     assert ChromaStore(path=path).index_dimension() == 3
 
@@ -126,7 +138,7 @@ def test_index_space_is_recorded_with_the_data_across_restarts(tmp_path: Path, b
     path = tmp_path / "chroma"
     empty = ChromaStore(path=path, space="all-MiniLM-L6-v2+int8")
     assert empty.index_space() is None
-    empty.upsert(bot_id=bot_id, document_id="doc", chunks=["a"], vectors=[unit(1, 0, 0)])
+    empty.upsert(ChunkBatch(bot_id=bot_id, document_id="doc", chunks=["a"], vectors=[unit(1, 0, 0)]))
 
     assert ChromaStore(path=path).index_space() == "all-MiniLM-L6-v2+int8"
     assert ChromaStore(path=tmp_path / "unrecorded", space=None).index_space() is None

@@ -4,6 +4,7 @@ import pytest
 
 from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.errors import StartupError
+from chatsphere_agent.providers.base import ChunkBatch
 from chatsphere_agent.providers.chroma_store import ChromaStore
 from chatsphere_agent.providers.extractive import ExtractiveAnswerer
 from chatsphere_agent.providers.factory import (
@@ -30,7 +31,9 @@ def test_a_store_of_another_dimension_refuses_to_start(make_settings: SettingsFa
 def test_chroma_data_written_by_another_model_refuses_to_start(make_settings: SettingsFactory) -> None:
     settings = make_settings()
     ChromaStore.from_settings(settings).upsert(
-        bot_id="6f1c2a4e-0000-4000-8000-000000000001", document_id="d", chunks=["x"], vectors=[[1.0] * 8]
+        ChunkBatch(
+            bot_id="6f1c2a4e-0000-4000-8000-000000000001", document_id="d", chunks=["x"], vectors=[[1.0] * 8]
+        )
     )
 
     with pytest.raises(StartupError, match="Embedding dimension mismatch"):
@@ -42,7 +45,7 @@ BOT = "6f1c2a4e-0000-4000-8000-000000000001"
 
 def write_chroma(settings: AgentSettings, *, space: str | None) -> None:
     ChromaStore.from_settings(settings, space=space).upsert(
-        bot_id=BOT, document_id="d", chunks=["x"], vectors=[[0.5] * 4]
+        ChunkBatch(bot_id=BOT, document_id="d", chunks=["x"], vectors=[[0.5] * 4])
     )
 
 

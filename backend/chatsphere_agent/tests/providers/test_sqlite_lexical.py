@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chatsphere_agent.providers.base import LexicalIndexProvider, ProviderError
+from chatsphere_agent.providers.base import ChunkBatch, LexicalIndexProvider, ProviderError
 from chatsphere_agent.providers.sqlite_lexical import SqliteLexicalIndex
 
 
@@ -33,9 +33,11 @@ def test_conforms_to_the_protocol(index: SqliteLexicalIndex) -> None:
 
 def test_bm25_ranks_rarer_words_higher_and_stems(index: SqliteLexicalIndex, bot_id: str) -> None:
     index.upsert(
-        bot_id=bot_id,
-        document_id="d",
-        chunks=["copies of the licence", "you may charge a price for each copy", "the the the"],
+        ChunkBatch(
+            bot_id=bot_id,
+            document_id="d",
+            chunks=["copies of the licence", "you may charge a price for each copy", "the the the"],
+        ),
     )
 
     results = index.query(bot_id=bot_id, text="Can I charge for copies?", top_k=5)
@@ -46,33 +48,41 @@ def test_bm25_ranks_rarer_words_higher_and_stems(index: SqliteLexicalIndex, bot_
 
 def test_the_document_name_is_searchable_and_weighted(tmp_path: Path, bot_id: str) -> None:
     index = SqliteLexicalIndex(path=tmp_path / "weighted", title_weight=5.0)
-    index.upsert(bot_id=bot_id, document_id="named", chunks=["nothing else"], document_name="Vacation policy")
-    index.upsert(bot_id=bot_id, document_id="body", chunks=["the vacation days are listed in the appendix"])
+    index.upsert(
+        ChunkBatch(
+            bot_id=bot_id, document_id="named", chunks=["nothing else"], document_name="Vacation policy"
+        )
+    )
+    index.upsert(
+        ChunkBatch(bot_id=bot_id, document_id="body", chunks=["the vacation days are listed in the appendix"])
+    )
 
     assert [r.document_id for r in index.query(bot_id=bot_id, text="vacation", top_k=5)] == ["named", "body"]
     assert found(index, bot_id, "policy") == [("named", 0, "nothing else")]
 
 
 def test_query_syntax_in_user_text_is_only_words(index: SqliteLexicalIndex, bot_id: str) -> None:
-    index.upsert(bot_id=bot_id, document_id="d", chunks=["near the body of water"])
+    index.upsert(ChunkBatch(bot_id=bot_id, document_id="d", chunks=["near the body of water"]))
 
     assert found(index, bot_id, 'body: NEAR("water" AND) *"') == [("d", 0, "near the body of water")]
     assert found(index, bot_id, "?!") == []
 
 
 def test_reupsert_replaces_and_last_batch_prunes(index: SqliteLexicalIndex, bot_id: str) -> None:
-    index.upsert(bot_id=bot_id, document_id="d", chunks=["alpha one", "alpha two", "alpha three"])
-    index.upsert(bot_id=bot_id, document_id="other", chunks=["alpha other"])
+    index.upsert(ChunkBatch(bot_id=bot_id, document_id="d", chunks=["alpha one", "alpha two", "alpha three"]))
+    index.upsert(ChunkBatch(bot_id=bot_id, document_id="other", chunks=["alpha other"]))
 
-    index.upsert(bot_id=bot_id, document_id="d", chunks=["alpha new"])
+    index.upsert(ChunkBatch(bot_id=bot_id, document_id="d", chunks=["alpha new"]))
 
     assert sorted(found(index, bot_id, "alpha")) == [("d", 0, "alpha new"), ("other", 0, "alpha other")]
 
 
 def test_batches_that_are_not_last_keep_the_rest(index: SqliteLexicalIndex, bot_id: str) -> None:
-    index.upsert(bot_id=bot_id, document_id="d", chunks=["beta 0", "beta 1", "beta 2"])
+    index.upsert(ChunkBatch(bot_id=bot_id, document_id="d", chunks=["beta 0", "beta 1", "beta 2"]))
 
-    index.upsert(bot_id=bot_id, document_id="d", chunks=["beta 1b"], first_chunk_index=1, last_batch=False)
+    index.upsert(
+        ChunkBatch(bot_id=bot_id, document_id="d", chunks=["beta 1b"], first_chunk_index=1, last_batch=False)
+    )
 
     assert sorted(found(index, bot_id, "beta")) == [
         ("d", 0, "beta 0"),
@@ -83,9 +93,9 @@ def test_batches_that_are_not_last_keep_the_rest(index: SqliteLexicalIndex, bot_
 
 def test_delete_document_and_bot(index: SqliteLexicalIndex, bot_id: str) -> None:
     other_bot = str(uuid.uuid4())
-    index.upsert(bot_id=bot_id, document_id="d", chunks=["gamma", "gamma again"])
-    index.upsert(bot_id=bot_id, document_id="e", chunks=["gamma e"])
-    index.upsert(bot_id=other_bot, document_id="d", chunks=["gamma elsewhere"])
+    index.upsert(ChunkBatch(bot_id=bot_id, document_id="d", chunks=["gamma", "gamma again"]))
+    index.upsert(ChunkBatch(bot_id=bot_id, document_id="e", chunks=["gamma e"]))
+    index.upsert(ChunkBatch(bot_id=other_bot, document_id="d", chunks=["gamma elsewhere"]))
 
     assert index.delete_document(bot_id=bot_id, document_id="d") == 2
     assert found(index, bot_id, "gamma") == [("e", 0, "gamma e")]
@@ -104,7 +114,9 @@ def test_a_bot_id_never_becomes_sql(index: SqliteLexicalIndex) -> None:
 def _write_documents(path: str, bot_id: str, worker: int) -> None:
     index = SqliteLexicalIndex(path=Path(path))
     for document in range(20):
-        index.upsert(bot_id=bot_id, document_id=f"w{worker}-{document}", chunks=["shared word", "more"])
+        index.upsert(
+            ChunkBatch(bot_id=bot_id, document_id=f"w{worker}-{document}", chunks=["shared word", "more"])
+        )
 
 
 def test_two_processes_on_one_file_lose_nothing(tmp_path: Path, bot_id: str) -> None:

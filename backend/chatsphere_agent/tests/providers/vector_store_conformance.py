@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatsphere_agent.providers.base import ProviderError, VectorStoreProvider
+from chatsphere_agent.providers.base import ChunkBatch, ProviderError, VectorStoreProvider
 
 BOT = "1a7c2b3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 OTHER_BOT = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"
@@ -46,7 +46,7 @@ class VectorStoreConformance:
         chunks = ["alpha", "beta", "mostly alpha"]
         vectors = [axis(0, dimension), axis(1, dimension), between(0, 1, dimension)]
 
-        stored = store.upsert(bot_id=BOT, document_id=DOCUMENT, chunks=chunks, vectors=vectors)
+        stored = store.upsert(ChunkBatch(bot_id=BOT, document_id=DOCUMENT, chunks=chunks, vectors=vectors))
         found = store.query(bot_id=BOT, vector=axis(0, dimension), top_k=3)
 
         assert stored == 3
@@ -61,22 +61,30 @@ class VectorStoreConformance:
         self, store: VectorStoreProvider, dimension: int
     ) -> None:
         store.upsert(
-            bot_id=BOT,
-            document_id=DOCUMENT,
-            chunks=["one", "two", "three"],
-            vectors=[axis(0, dimension)] * 3,
+            ChunkBatch(
+                bot_id=BOT,
+                document_id=DOCUMENT,
+                chunks=["one", "two", "three"],
+                vectors=[axis(0, dimension)] * 3,
+            ),
         )
 
-        stored = store.upsert(bot_id=BOT, document_id=DOCUMENT, chunks=["uno"], vectors=[axis(0, dimension)])
+        stored = store.upsert(
+            ChunkBatch(bot_id=BOT, document_id=DOCUMENT, chunks=["uno"], vectors=[axis(0, dimension)])
+        )
         found = store.query(bot_id=BOT, vector=axis(0, dimension), top_k=5)
 
         assert stored == 1
         assert [(chunk.chunk_index, chunk.text) for chunk in found] == [(0, "uno")]
 
     def test_a_query_never_sees_another_bots_chunks(self, store: VectorStoreProvider, dimension: int) -> None:
-        store.upsert(bot_id=BOT, document_id=DOCUMENT, chunks=["mine"], vectors=[axis(0, dimension)])
         store.upsert(
-            bot_id=OTHER_BOT, document_id=OTHER_DOCUMENT, chunks=["theirs"], vectors=[axis(0, dimension)]
+            ChunkBatch(bot_id=BOT, document_id=DOCUMENT, chunks=["mine"], vectors=[axis(0, dimension)])
+        )
+        store.upsert(
+            ChunkBatch(
+                bot_id=OTHER_BOT, document_id=OTHER_DOCUMENT, chunks=["theirs"], vectors=[axis(0, dimension)]
+            )
         )
 
         mine = store.query(bot_id=BOT, vector=axis(0, dimension), top_k=5)
@@ -88,8 +96,12 @@ class VectorStoreConformance:
     def test_deleting_a_document_removes_its_chunks_and_only_its_chunks(
         self, store: VectorStoreProvider, dimension: int
     ) -> None:
-        store.upsert(bot_id=BOT, document_id=DOCUMENT, chunks=["a", "b"], vectors=[axis(0, dimension)] * 2)
-        store.upsert(bot_id=BOT, document_id=OTHER_DOCUMENT, chunks=["c"], vectors=[axis(0, dimension)])
+        store.upsert(
+            ChunkBatch(bot_id=BOT, document_id=DOCUMENT, chunks=["a", "b"], vectors=[axis(0, dimension)] * 2)
+        )
+        store.upsert(
+            ChunkBatch(bot_id=BOT, document_id=OTHER_DOCUMENT, chunks=["c"], vectors=[axis(0, dimension)])
+        )
 
         deleted = store.delete_document(bot_id=BOT, document_id=DOCUMENT)
         found = store.query(bot_id=BOT, vector=axis(0, dimension), top_k=5)
@@ -101,8 +113,12 @@ class VectorStoreConformance:
     def test_deleting_a_bot_removes_everything_it_stored_and_says_whether_there_was_anything(
         self, store: VectorStoreProvider, dimension: int
     ) -> None:
-        store.upsert(bot_id=BOT, document_id=DOCUMENT, chunks=["a"], vectors=[axis(0, dimension)])
-        store.upsert(bot_id=OTHER_BOT, document_id=OTHER_DOCUMENT, chunks=["b"], vectors=[axis(0, dimension)])
+        store.upsert(ChunkBatch(bot_id=BOT, document_id=DOCUMENT, chunks=["a"], vectors=[axis(0, dimension)]))
+        store.upsert(
+            ChunkBatch(
+                bot_id=OTHER_BOT, document_id=OTHER_DOCUMENT, chunks=["b"], vectors=[axis(0, dimension)]
+            )
+        )
 
         deleted = store.delete_bot(bot_id=BOT)
         found = store.query(bot_id=BOT, vector=axis(0, dimension), top_k=5)
@@ -115,10 +131,16 @@ class VectorStoreConformance:
     def test_a_vector_of_another_dimension_is_refused_and_changes_nothing(
         self, store: VectorStoreProvider, dimension: int
     ) -> None:
-        store.upsert(bot_id=BOT, document_id=DOCUMENT, chunks=["kept"], vectors=[axis(0, dimension)])
+        store.upsert(
+            ChunkBatch(bot_id=BOT, document_id=DOCUMENT, chunks=["kept"], vectors=[axis(0, dimension)])
+        )
 
         with pytest.raises(ProviderError) as raised:
-            store.upsert(bot_id=BOT, document_id=DOCUMENT, chunks=["wider"], vectors=[axis(0, dimension + 1)])
+            store.upsert(
+                ChunkBatch(
+                    bot_id=BOT, document_id=DOCUMENT, chunks=["wider"], vectors=[axis(0, dimension + 1)]
+                )
+            )
         found = store.query(bot_id=BOT, vector=axis(0, dimension), top_k=5)
 
         assert raised.value.retryable is False
@@ -128,6 +150,8 @@ class VectorStoreConformance:
         self, store: VectorStoreProvider
     ) -> None:
         with pytest.raises(ProviderError) as raised:
-            store.upsert(bot_id=BOT, document_id=DOCUMENT, chunks=["a", "b"], vectors=[axis(0, DIMENSION)])
+            store.upsert(
+                ChunkBatch(bot_id=BOT, document_id=DOCUMENT, chunks=["a", "b"], vectors=[axis(0, DIMENSION)])
+            )
 
         assert raised.value.retryable is False
