@@ -44,7 +44,6 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from chatsphere_agent.config import (  # noqa: E402
-    DEFAULT_LOCAL_EMBEDDING_BACKEND,
     AgentSettings,
 )
 from chatsphere_agent.main import create_app  # noqa: E402
@@ -468,7 +467,6 @@ def main() -> None:
         model_dir=bundled_model_dir(),
         slice_size=32,
         max_query_batch=32,
-        backend=DEFAULT_LOCAL_EMBEDDING_BACKEND,  # what the agent runs
         cache_dir=HARNESS_MODEL_CACHE_DIR,
     )
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as scratch:

@@ -103,7 +103,6 @@ def django_profile(*, chats: int) -> None:
 
 
 def agent_stages(*, chats: int, state_dir: Path) -> None:
-    from chatsphere_agent.config import DEFAULT_LOCAL_EMBEDDING_BACKEND
     from chatsphere_agent.providers.base import AnswerRequest, ChunkBatch
     from chatsphere_agent.providers.chroma_store import ChromaStore
     from chatsphere_agent.providers.extractive import ExtractiveAnswerer
@@ -113,7 +112,6 @@ def agent_stages(*, chats: int, state_dir: Path) -> None:
         model_dir=bundled_model_dir(),
         slice_size=4,
         max_query_batch=32,
-        backend=DEFAULT_LOCAL_EMBEDDING_BACKEND,  # what the agent runs
         cache_dir=HARNESS_MODEL_CACHE_DIR,
     )
     store = ChromaStore(path=state_dir / "profile-chroma")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from chatsphere_agent.config import DEFAULT_LOCAL_EMBEDDING_BACKEND
 from chatsphere_agent.providers.base import QUANTIZED_SPACE_SUFFIX, ProviderError
 from chatsphere_agent.providers.embedding_scheduler import QueryFirstScheduler
 
@@ -153,7 +154,7 @@ class LocalEmbeddings:
         model_dir: Path,
         slice_size: int,
         max_query_batch: int,
-        backend: LocalEmbeddingBackend = "torch",
+        backend: LocalEmbeddingBackend = DEFAULT_LOCAL_EMBEDDING_BACKEND,
         cache_dir: Path | None = None,
     ) -> None:
         # The model is on disk inside the package: nothing may reach for the Hugging Face Hub.

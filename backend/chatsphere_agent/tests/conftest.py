@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chatsphere_agent.config import (
-    DEFAULT_LOCAL_EMBEDDING_BACKEND,
     AgentSettings,
 )
 from chatsphere_agent.main import create_app
@@ -57,7 +56,6 @@ def local_embeddings(models_dir: Path) -> LocalEmbeddings:
         model_dir=bundled_model_dir(),
         slice_size=32,
         max_query_batch=32,
-        backend=DEFAULT_LOCAL_EMBEDDING_BACKEND,
         cache_dir=models_dir,
     )
 
