@@ -36,26 +36,30 @@ DJANGO_WORKERS = 3
 WARM_POOL_SIZE = 8
 
 
+# Low limits and short deadlines, so each fault shows in seconds; production's TLS and proxy settings.
+FAULTS_SETTINGS = {
+    "CHAT_THROTTLE_RATE": f"{CHAT_LIMIT_PER_MINUTE}/min",
+    "LOGIN_USERNAME_THROTTLE_RATE": f"{LOGIN_LIMIT_PER_USERNAME}/min",
+    "LOGIN_IP_THROTTLE_RATE": "20/min",
+    "REGISTER_THROTTLE_RATE": f"{REGISTER_LIMIT_PER_ADDRESS}/min",
+    "REFRESH_THROTTLE_RATE": "20/min",
+    "DJANGO_NUM_PROXIES": "1",
+    "DJANGO_SECURE_SSL_REDIRECT": "true",  # production's setting: the clients come "through TLS"
+    "AGENT_CONNECT_TIMEOUT_SECONDS": "1",
+    "AGENT_FIRST_BYTE_TIMEOUT_SECONDS": str(AGENT_FIRST_BYTE_TIMEOUT_S),
+    "AGENT_TIMEOUT_SECONDS": str(AGENT_TOTAL_TIMEOUT_S),
+    "MAX_INGEST_ATTEMPTS": str(MAX_INGEST_ATTEMPTS),
+    "CHUNK_SIZE": str(CHUNK_SIZE),  # small chunks, quick to embed: 20 KB of text is two embed batches
+    "CHUNK_OVERLAP": "0",
+    "API_PAGE_SIZE": "2",
+    # A warm pool in every worker: after a failover all of them are dead at once.
+    "DATABASE_POOL_MIN_SIZE": str(WARM_POOL_SIZE),
+}
+
+
 @pytest.fixture(scope="session")
 def stack_settings(stack_redis_settings: dict[str, str]) -> dict[str, str]:
-    return stack_redis_settings | {
-        "CHAT_THROTTLE_RATE": f"{CHAT_LIMIT_PER_MINUTE}/min",
-        "LOGIN_USERNAME_THROTTLE_RATE": f"{LOGIN_LIMIT_PER_USERNAME}/min",
-        "LOGIN_IP_THROTTLE_RATE": "20/min",
-        "REGISTER_THROTTLE_RATE": f"{REGISTER_LIMIT_PER_ADDRESS}/min",
-        "REFRESH_THROTTLE_RATE": "20/min",
-        "DJANGO_NUM_PROXIES": "1",
-        "DJANGO_SECURE_SSL_REDIRECT": "true",  # production's setting: the clients come "through TLS"
-        "AGENT_CONNECT_TIMEOUT_SECONDS": "1",
-        "AGENT_FIRST_BYTE_TIMEOUT_SECONDS": str(AGENT_FIRST_BYTE_TIMEOUT_S),
-        "AGENT_TIMEOUT_SECONDS": str(AGENT_TOTAL_TIMEOUT_S),
-        "MAX_INGEST_ATTEMPTS": str(MAX_INGEST_ATTEMPTS),
-        "CHUNK_SIZE": str(CHUNK_SIZE),  # small chunks, quick to embed: 20 KB of text is two embed batches
-        "CHUNK_OVERLAP": "0",
-        "API_PAGE_SIZE": "2",
-        # A warm pool in every worker: after a failover all of them are dead at once.
-        "DATABASE_POOL_MIN_SIZE": str(WARM_POOL_SIZE),
-    }
+    return stack_redis_settings | FAULTS_SETTINGS
 
 
 @pytest.fixture(scope="session")
