@@ -40,30 +40,36 @@ def test_redis_database_out_of_range_is_refused():
         databases.redis_url_with_db("redis://127.0.0.1:6379/0", 16)
 
 
+def _create_table(url: str, table: str) -> None:
+    with psycopg.connect(url) as connection:
+        connection.execute(f"CREATE TABLE {table} (id int)")
+
+
+def _tables_named(url: str, table: str) -> int:
+    with psycopg.connect(url) as connection:
+        found = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename = %s", (table,)).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
 def test_recreate_database_gives_an_empty_database_each_time(throwaway_postgres: LocalServer):
     url = databases.recreate_database(throwaway_postgres.url, "scratch_gw0")
-    with psycopg.connect(url) as connection:
-        connection.execute("CREATE TABLE leftover (id int)")
+    _create_table(url, "leftover")
 
     again = databases.recreate_database(throwaway_postgres.url, "scratch_gw0")
 
-    with psycopg.connect(again) as connection:
-        tables = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'leftover'").fetchone()
-        assert tables == (0,)
+    assert _tables_named(again, "leftover") == 0
     databases.drop_database(throwaway_postgres.url, "scratch_gw0")
 
 
 def test_ensure_database_creates_only_when_missing(throwaway_postgres: LocalServer):
     url = databases.with_database(throwaway_postgres.url, "ensured")
     databases.ensure_database(url)
-    with psycopg.connect(url) as connection:
-        connection.execute("CREATE TABLE kept (id int)")
+    _create_table(url, "kept")
 
     databases.ensure_database(url)
 
-    with psycopg.connect(url) as connection:
-        kept = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'kept'").fetchone()
-        assert kept == (1,)
+    assert _tables_named(url, "kept") == 1
     databases.drop_database(throwaway_postgres.url, "ensured")
 
 
