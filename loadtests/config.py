@@ -58,7 +58,6 @@ class LoadSettings(BaseSettings):
     agent_workers: int = Field(
         default=1, ge=1, description="uvicorn workers run_load starts; embedded Chroma is one-process only"
     )
-    startup_timeout_s: float = Field(default=300.0, gt=0, description="wait for both readiness URLs")
     report_dir: Path = Field(default=Path("reports/load"), description="CSV/HTML/logs, git-ignored")
     result_file: Path | None = Field(default=None, description="where the locustfile writes its final tally")
 
