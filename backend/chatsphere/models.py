@@ -170,6 +170,8 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        # A chat turn reads the conversation's latest messages: an index range, however long it grew.
+        indexes = [models.Index(fields=["conversation", "created_at"], name="message_conversation_time")]
         constraints = [
             # One user message and one reply per key: resending a failed send reuses them.
             models.UniqueConstraint(
