@@ -38,6 +38,8 @@ AGENT_START_TIMEOUT_S = 180.0  # the first start loads the MiniLM model
 DJANGO_START_TIMEOUT_S = 60.0
 WORKER_START_TIMEOUT_S = 60.0
 MIGRATE_TIMEOUT_S = 300.0
+# What scripts/serve_django.sh runs when DJANGO_WORKERS is empty, as in production: one process per core.
+PRODUCTION_DJANGO_WORKERS = os.cpu_count() or 1
 # For rates a run must never hit: fuzzers and load runs hammer login and chat; limits have tests of their own.
 UNLIMITED_RATE = "1000000/min"
 _INHERITED = ("PATH", "HOME", "LANG", "TMPDIR")

@@ -27,8 +27,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol, runtime_checkable
 from uuid import UUID
 
+import aiohttp
 import httpx
 from django.conf import settings
+from httpx_aiohttp import AiohttpTransport
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +250,12 @@ class HttpAgentClient:
     def close(self) -> None:
         self._client.close()
 
+    async def aclose(self) -> None:
+        """Close this event loop's async client (its aiohttp session), as a test's loop ends."""
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
     def health(self) -> AgentHealth:
         # A health check must answer fast even when the agent hangs: it has its own short deadline.
         body = self._request("GET", "/health", timeout=HEALTH_TIMEOUT_SECONDS)
@@ -358,7 +366,8 @@ class HttpAgentClient:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            client = httpx.AsyncClient(transport=self._async_transport, **self._client_options)
+            transport = self._async_transport or AgentAiohttpTransport(limits=self._client_options["limits"])
+            client = httpx.AsyncClient(transport=transport, **self._client_options)
             self._async_clients[loop] = client
         return client
 
@@ -430,6 +439,22 @@ class HttpAgentClient:
         except httpx.TransportError as exc:  # includes timeouts
             raise _transport_failure(method, path, exc) from exc
         return _success_body(response, method, path)
+
+
+class AgentAiohttpTransport(AiohttpTransport):
+    """httpx's API over aiohttp's connection pool: with 100 chats in flight, httpx's own async pool added half
+    a second to each (docs/benchmarks.md). A connection that fails without a timeout (refused, or dropped by
+    a dying agent) is an httpx.ConnectError here, not the ConnectTimeout that httpx-aiohttp makes of it, so
+    it reads as "unreachable" rather than "took too long"."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.ConnectTimeout as exc:
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+                raise httpx.ConnectError(str(cause), request=request) from cause
+            raise
 
 
 def _transport_failure(method: str, path: str, exc: httpx.TransportError) -> AgentUnavailableError:
