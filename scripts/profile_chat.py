@@ -134,7 +134,7 @@ def agent_stages(*, chats: int, state_dir: Path) -> None:
         second = time.perf_counter()
         found = store.query(bot_id=bot_id, vector=vector, top_k=4)
         third = time.perf_counter()
-        answerer.answer(request=AnswerRequest(question=question, context=found))
+        answerer.quote(request=AnswerRequest(question=question, context=found))
         fourth = time.perf_counter()
         if index >= 10:  # after a warm-up
             for key, seconds in zip(totals, (second - first, third - second, fourth - third), strict=True):

@@ -8,7 +8,7 @@ implementations here, never by patching library internals.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -215,8 +215,10 @@ class LexicalIndexProvider(Protocol):
 class ChatModelProvider(Protocol):
     name: str  # e.g. "extractive", "gemini:gemini-2.5-flash"
 
-    def answer(self, *, request: AnswerRequest) -> ModelAnswer: ...
+    async def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+        """Awaited on the event loop: a model called over the network holds no thread while it thinks."""
+        ...
 
-    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+    def stream(self, *, request: AnswerRequest) -> AsyncIterator[AnswerDelta]:
         """The same one LLM call as `answer`, yielded as it is produced; raises ProviderError mid-way."""
         ...
