@@ -53,7 +53,8 @@ async def _answer_events(deltas: AsyncIterator[AnswerDelta]) -> AsyncIterator[by
         error = {"code": "internal_error", "message": "An unexpected error occurred.", "retryable": False}
         yield sse_event("error", {"error": error})
         return
-    yield sse_event("done", {"response": "".join(parts).strip(), "model": model})
+    # Exactly the tokens' text: what a client showed as it streamed is what gets saved.
+    yield sse_event("done", {"response": "".join(parts), "model": model})
 
 
 async def _with_heartbeats(events: AsyncIterator[bytes], *, heartbeat_seconds: float) -> AsyncIterator[bytes]:

@@ -233,6 +233,11 @@ if not AGENT_CONNECT_TIMEOUT_SECONDS <= AGENT_FIRST_BYTE_TIMEOUT_SECONDS <= AGEN
         "Need AGENT_CONNECT_TIMEOUT_SECONDS <= AGENT_FIRST_BYTE_TIMEOUT_SECONDS <= AGENT_TIMEOUT_SECONDS "
         "< 60 (a reverse proxy's default timeout)."
     )
+# A streamed answer keeps the proxy's connection alive with heartbeats, which also reset each read's
+# deadline: this bounds the whole stream, so an agent that never ends one cannot hold it forever.
+AGENT_STREAM_TIMEOUT_SECONDS = env.float("AGENT_STREAM_TIMEOUT_SECONDS", default=300.0)
+if AGENT_STREAM_TIMEOUT_SECONDS < AGENT_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("AGENT_STREAM_TIMEOUT_SECONDS must be at least AGENT_TIMEOUT_SECONDS.")
 # A chat in flight holds one connection for its whole LLM call: this bounds concurrent chats per process.
 AGENT_MAX_CONNECTIONS = env.int("AGENT_MAX_CONNECTIONS", default=200)
 

@@ -131,6 +131,12 @@ class AgentHealth:
     providers: dict[str, str] = field(default_factory=dict)
 
 
+# What a client is told of the agent's failures, the same in a JSON error (api/errors.py) and in a stream's
+# error event: the agent cannot answer now (retry later), or it failed to handle the request.
+PUBLIC_UNAVAILABLE = "agent_unavailable"
+PUBLIC_FAILED = "agent_error"
+
+
 class AgentError(Exception):
     """The agent could not do what we asked. `message` is safe to show to a user."""
 
@@ -209,6 +215,7 @@ MAX_CHUNKS_PER_REQUEST = 256
 MAX_CHAT_MESSAGE_CHARS = 8000
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
 DEFAULT_TOTAL_TIMEOUT_SECONDS = 45.0
+DEFAULT_STREAM_TIMEOUT_SECONDS = 300.0
 HEALTH_TIMEOUT_SECONDS = 2.0
 DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0)
 
@@ -223,14 +230,17 @@ class HttpAgentClient:
         token: str,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         total_timeout: float = DEFAULT_TOTAL_TIMEOUT_SECONDS,
+        stream_timeout: float = DEFAULT_STREAM_TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits = DEFAULT_LIMITS,
     ) -> None:
         """`timeout` bounds connecting and each wait for bytes (the first byte of a hung agent);
-        `total_timeout` bounds a whole call, so an agent trickling its answer cannot hold a worker."""
+        `total_timeout` bounds a whole call, so an agent trickling its answer cannot hold a worker;
+        `stream_timeout` a whole streamed answer, whose heartbeats reset the per-read deadline."""
         self.base_url = base_url.rstrip("/")
         self._total_timeout = total_timeout
+        self._stream_timeout = stream_timeout
         self._client_options: dict[str, Any] = {
             "base_url": self.base_url,
             "headers": {"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -360,7 +370,7 @@ class HttpAgentClient:
             await response.aread()
             await response.aclose()
             _success_body(response, "POST", "/chat/stream")  # raises the AgentError of this status
-        return _stream_events(response)
+        return _stream_events(response, deadline=asyncio.get_running_loop().time() + self._stream_timeout)
 
     def _async_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -518,12 +528,26 @@ def _chat_result(body: Mapping[str, Any]) -> ChatResult:
         raise _protocol_error("/chat", exc) from exc
 
 
-async def _stream_events(response: httpx.Response) -> AsyncIterator[ChatEvent]:
-    """The agent's server-sent events as ChatEvents; always ends with DoneEvent or ErrorEvent."""
+async def _stream_events(response: httpx.Response, *, deadline: float) -> AsyncIterator[ChatEvent]:
+    """The agent's server-sent events as ChatEvents; always ends with DoneEvent or ErrorEvent, by `deadline`
+    (the event loop's clock) at the latest."""
     finished = False
+    lines = response.aiter_lines()
     try:
         name, data = "", ""
-        async for line in response.aiter_lines():
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):  # around the read only: never across a yield
+                    line = await anext(lines)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                logger.warning("agent /chat/stream passed its total deadline")
+                finished = True
+                yield ErrorEvent(
+                    code=PUBLIC_UNAVAILABLE, message="The AI service took too long to answer.", retryable=True
+                )
+                return
             if line.startswith(":"):
                 yield HeartbeatEvent()
             elif line.startswith("event:"):
@@ -541,14 +565,12 @@ async def _stream_events(response: httpx.Response) -> AsyncIterator[ChatEvent]:
         logger.warning("agent /chat/stream broke off: %s", type(exc).__name__)
         finished = True
         yield ErrorEvent(
-            code="agent_unreachable", message="The AI service stopped answering mid-way.", retryable=True
+            code=PUBLIC_UNAVAILABLE, message="The AI service stopped answering mid-way.", retryable=True
         )
     finally:
         await response.aclose()
     if not finished:
-        yield ErrorEvent(
-            code="agent_protocol_error", message="The AI service ended its answer early.", retryable=True
-        )
+        yield ErrorEvent(code=PUBLIC_FAILED, message="The AI service ended its answer early.", retryable=True)
 
 
 def _chat_event(name: str, data: str) -> ChatEvent:
@@ -569,9 +591,7 @@ def _chat_event(name: str, data: str) -> ChatEvent:
         _protocol_error("/chat/stream", exc)  # logs it; mid-stream it can only become an event
     else:
         logger.error("agent /chat/stream sent an unknown event %r", name)
-    return ErrorEvent(
-        code="agent_protocol_error", message="The AI service sent an invalid reply.", retryable=False
-    )
+    return ErrorEvent(code=PUBLIC_FAILED, message="The AI service sent an invalid reply.", retryable=False)
 
 
 def _batches(chunks: Sequence[str]) -> list[tuple[int, Sequence[str]]]:
@@ -759,6 +779,7 @@ def build_agent_from_settings() -> AgentGateway:
             settings.AGENT_FIRST_BYTE_TIMEOUT_SECONDS, connect=settings.AGENT_CONNECT_TIMEOUT_SECONDS
         ),
         total_timeout=settings.AGENT_TIMEOUT_SECONDS,
+        stream_timeout=settings.AGENT_STREAM_TIMEOUT_SECONDS,
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
     )
 

@@ -91,7 +91,7 @@ def test_a_stream_that_stops_before_done_ends_with_an_error_event() -> None:
     events = stream_events(handler)
 
     assert events[-1] == ErrorEvent(
-        code="agent_protocol_error", message="The AI service ended its answer early.", retryable=True
+        code="agent_error", message="The AI service ended its answer early.", retryable=True
     )
 
 
@@ -158,7 +158,7 @@ def test_an_agent_that_never_answers_is_a_timeout() -> None:
     assert asyncio.run(run()).code == "agent_timeout"
 
 
-def test_an_agent_dying_mid_stream_ends_it_with_an_unreachable_error_event() -> None:
+def test_an_agent_dying_mid_stream_ends_it_with_the_unavailable_error_of_a_json_chat() -> None:
     async def dies_after_sources(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(65536)
         writer.write(
@@ -181,4 +181,32 @@ def test_an_agent_dying_mid_stream_ends_it_with_an_unreachable_error_event() -> 
     received = asyncio.run(run())
     assert isinstance(received[0], SourcesEvent)
     assert isinstance(received[-1], ErrorEvent)
-    assert received[-1].code == "agent_unreachable"
+    assert received[-1].code == "agent_unavailable"  # as the JSON answer's code for the same failure
+
+
+def test_a_stream_of_heartbeats_only_is_cut_at_the_total_deadline() -> None:
+    async def heartbeats_forever() -> AsyncIterator[bytes]:
+        while True:
+            await asyncio.sleep(0.01)
+            yield b": heartbeat\n\n"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, content=heartbeats_forever(), headers={"content-type": "text/event-stream"}
+        )
+
+    async def run() -> list[ChatEvent]:
+        client = HttpAgentClient(
+            base_url="http://agent.test",
+            token="s3cret",
+            stream_timeout=0.3,
+            async_transport=httpx.MockTransport(handler),
+        )
+        events = await client.open_chat_stream(call=CALL)
+        return [event async for event in events]
+
+    received = asyncio.run(run())
+    assert isinstance(received[0], HeartbeatEvent)
+    assert received[-1] == ErrorEvent(
+        code="agent_unavailable", message="The AI service took too long to answer.", retryable=True
+    )
