@@ -177,26 +177,12 @@ class AgentGateway(Protocol):
         self, *, bot_id: UUID, query: str, top_k: int | None = None, mode: str | None = None
     ) -> SearchResult: ...
 
-    def call_chat(
-        self,
-        *,
-        bot_id: UUID,
-        message: str,
-        history: Sequence[HistoryItem],
-        system_prompt: str | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        user_id: str | None = None,
-        top_k: int | None = None,
-        min_score: float | None = None,
-    ) -> ChatResult: ...
-
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int: ...
 
     def call_delete_bot(self, *, bot_id: UUID) -> bool: ...
 
     async def acall_chat(self, *, call: ChatCall) -> ChatResult:
-        """`call_chat` without holding a thread while the agent works."""
+        """The whole answer of one chat turn, awaited: no thread is held while the agent works."""
         ...
 
     async def open_chat_stream(self, *, call: ChatCall) -> AsyncIterator[ChatEvent]:
@@ -316,32 +302,6 @@ class HttpAgentClient:
             except (KeyError, TypeError, ValueError) as exc:
                 raise _protocol_error("/embed_and_store", exc) from exc
         return EmbedResult(document_id=document_id, stored_vector_count=stored)
-
-    def call_chat(
-        self,
-        *,
-        bot_id: UUID,
-        message: str,
-        history: Sequence[HistoryItem],
-        system_prompt: str | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        user_id: str | None = None,
-        top_k: int | None = None,
-        min_score: float | None = None,
-    ) -> ChatResult:
-        call = ChatCall(
-            bot_id=bot_id,
-            message=message,
-            history=history,
-            system_prompt=system_prompt,
-            model=model,
-            temperature=temperature,
-            user_id=user_id,
-            top_k=top_k,
-            min_score=min_score,
-        )
-        return _chat_result(self._request("POST", "/chat", json=_chat_payload(call)))
 
     async def acall_chat(self, *, call: ChatCall) -> ChatResult:
         client = self._async_client()
@@ -672,36 +632,12 @@ class InMemoryAgent:
             self.vectors.setdefault(bot_id, {})[document_id] = list(chunks)
         return EmbedResult(document_id=document_id, stored_vector_count=len(chunks))
 
-    def call_chat(
-        self,
-        *,
-        bot_id: UUID,
-        message: str,
-        history: Sequence[HistoryItem],
-        system_prompt: str | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        user_id: str | None = None,
-        top_k: int | None = None,
-        min_score: float | None = None,
-    ) -> ChatResult:
+    def _answer(self, call: ChatCall) -> ChatResult:
         self._check_available()
-        self.chat_requests.append(
-            {
-                "bot_id": bot_id,
-                "message": message,
-                "history": list(history),
-                "system_prompt": system_prompt,
-                "model": model,
-                "temperature": temperature,
-                "user_id": user_id,
-                "top_k": top_k,
-                "min_score": min_score,
-            }
-        )
-        sources = tuple(self._keyword_matches(bot_id=bot_id, query=message)[: top_k or 4])
+        self.chat_requests.append({item.name: getattr(call, item.name) for item in fields(call)})
+        sources = tuple(self._keyword_matches(bot_id=call.bot_id, query=call.message)[: call.top_k or 4])
         response = sources[0].text if sources else "I could not find anything about that in my documents."
-        return ChatResult(response=response, sources=sources, model=model or self.model_name)
+        return ChatResult(response=response, sources=sources, model=call.model or self.model_name)
 
     def call_search(
         self, *, bot_id: UUID, query: str, top_k: int | None = None, mode: str | None = None
@@ -728,11 +664,10 @@ class InMemoryAgent:
         return scored
 
     async def acall_chat(self, *, call: ChatCall) -> ChatResult:
-        return self.call_chat(**_call_fields(call))
+        return self._answer(call)
 
     async def open_chat_stream(self, *, call: ChatCall) -> AsyncIterator[ChatEvent]:
-        result = self.call_chat(**_call_fields(call))
-        return self._events(result)
+        return self._events(self._answer(call))
 
     async def _events(self, result: ChatResult) -> AsyncIterator[ChatEvent]:
         yield SourcesEvent(sources=result.sources)
@@ -757,11 +692,6 @@ class InMemoryAgent:
     def _check_available(self) -> None:
         if self.unavailable:
             raise AgentUnavailableError("The AI service is unreachable.", code="agent_unreachable")
-
-
-def _call_fields(call: ChatCall) -> dict[str, Any]:
-    # Not dataclasses.asdict: it would turn the HistoryItems into dicts too.
-    return {item.name: getattr(call, item.name) for item in fields(call)}
 
 
 _agent: AgentGateway | None = None
