@@ -21,6 +21,7 @@ from rest_framework.views import exception_handler, set_rollback
 from chatsphere.services.agent_client import AgentError, AgentUnavailableError
 from chatsphere.services.exceptions import (
     BotInactiveError,
+    CrawlInProgressError,
     DocumentContentError,
     DocumentNotRetryableError,
     FileTooLargeError,
@@ -39,6 +40,7 @@ SERVICE_ERROR_STATUS: dict[type[ServiceError], int] = {
     DocumentContentError: status.HTTP_400_BAD_REQUEST,
     DocumentNotRetryableError: status.HTTP_409_CONFLICT,
     BotInactiveError: status.HTTP_409_CONFLICT,
+    CrawlInProgressError: status.HTTP_409_CONFLICT,
     IdempotencyKeyReusedError: status.HTTP_409_CONFLICT,
     WidgetNotFoundError: status.HTTP_404_NOT_FOUND,
     OriginNotAllowedError: status.HTTP_403_FORBIDDEN,

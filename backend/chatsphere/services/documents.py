@@ -59,7 +59,7 @@ def document_create_from_file(*, bot: Bot, uploaded_file: UploadedFile[bytes]) -
     )
     document.file.save(filename, uploaded_file, save=False)
     document.save()
-    _schedule_ingest(document)
+    document_schedule_ingest(document)
     return document
 
 
@@ -82,7 +82,7 @@ def document_create_from_text(*, bot: Bot, text: str, name: str | None = None) -
     )
     document.full_clean()
     document.save()
-    _schedule_ingest(document)
+    document_schedule_ingest(document)
     return document
 
 
@@ -161,7 +161,7 @@ def document_retry(*, document: Document) -> Document:
             f"Only documents in status {Document.Status.ERROR} can be retried; this one is {document.status}."
         )
     document.refresh_from_db()
-    _schedule_ingest(document)
+    document_schedule_ingest(document)
     return document
 
 
@@ -238,7 +238,8 @@ def _document_set_state(
     return document
 
 
-def _schedule_ingest(document: Document) -> None:
+def document_schedule_ingest(document: Document) -> None:
+    """Queue `document`'s ingestion once the current transaction commits (ERROR if it cannot be queued)."""
     document_id, bot_id = document.id, document.bot_id
 
     def enqueue() -> None:
