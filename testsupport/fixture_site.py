@@ -28,14 +28,17 @@ class Route:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     delay_s: float = 0.0  # before the answer starts: a slow page
+    declare_length: bool = True  # False: no Content-Length, the body ends when the connection closes
 
 
 @dataclass
 class FixtureSite:
-    """An HTTP server on 127.0.0.1 answering `routes` by path; every request's path is kept in `requests`."""
+    """An HTTP server on 127.0.0.1 answering `routes` by path; each request's path is kept in `requests`,
+    its Host header in `hosts`."""
 
     routes: dict[str, Route] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
     url: str = ""
 
     def page(self, path: str, *, title: str, text: str, links: tuple[str, ...] = ()) -> None:
@@ -63,13 +66,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         self.site.requests.append(path)
+        self.site.hosts.append(self.headers.get("Host", ""))
         route = self.site.routes.get(path, Route(status=404, content_type="text/plain", body=b"not found"))
         if route.delay_s:
             time.sleep(route.delay_s)
         try:
             self.send_response(route.status)
             self.send_header("Content-Type", route.content_type)
-            self.send_header("Content-Length", str(len(route.body)))
+            if route.declare_length:
+                self.send_header("Content-Length", str(len(route.body)))
             for name, value in route.headers:
                 self.send_header(name, value)
             self.end_headers()
@@ -111,6 +116,10 @@ PRICING_TEXT = (
     "The trail membership costs 12 euros a month and includes free resoling of one pair a year.\n\n"
     "Members also get early access to the winter collection."
 )
+WARRANTY_TEXT = (
+    "Every boot carries a three year warranty against broken seams and detached soles.\n\n"
+    "Claims are handled by the repair workshop in Bergen."
+)
 HOME_TEXT = (
     "Welcome to the Example Outfitters help centre for hiking boots and outdoor gear.\n\n"
     "Browse the topics in the menu to find answers about orders, returns and memberships."
@@ -118,11 +127,12 @@ HOME_TEXT = (
 SLOW_PAGE_DELAY_S = 3.0
 HUGE_PAGE_BYTES = 400_000
 NAV = ("/", "/pricing", "/returns", "/shipping", "/private/contact")
+HOME_LINKS = (*NAV, "/missing", "/loop-a", "/slow", "/huge")
 
 
 def help_centre(site: FixtureSite) -> FixtureSite:
     """Fill `site` with the help centre (see the module's docstring); returns it."""
-    site.page("/", title="Help centre", text=HOME_TEXT, links=NAV + ("/missing", "/loop-a", "/slow", "/huge"))
+    site.page("/", title="Help centre", text=HOME_TEXT, links=HOME_LINKS)
     site.page("/pricing", title="Membership pricing", text=PRICING_TEXT, links=NAV)
     site.page("/returns", title="Returns and refunds", text=RETURNS_TEXT, links=NAV)
     site.page("/shipping", title="Shipping times", text=SHIPPING_TEXT, links=NAV)
@@ -133,14 +143,16 @@ def help_centre(site: FixtureSite) -> FixtureSite:
     site.routes["/slow"] = Route(body=page_html(title="Slow", text="Slow page.").encode(), delay_s=SLOW_PAGE_DELAY_S)
     site.routes["/huge"] = Route(body=page_html(title="Huge", text="x" * HUGE_PAGE_BYTES).encode())
     site.routes["/robots.txt"] = Route(
-        content_type="text/plain", body=b"User-agent: *\nDisallow: /private/\nSitemap: /sitemap.xml\n"
+        content_type="text/plain", body=b"User-agent: *\nDisallow: /private/\n"
     )
-    site.routes["/sitemap.xml"] = Route(content_type="application/xml", body=b"")  # filled by sitemap()
+    # Linked from nowhere: only the sitemap leads to it.
+    site.page("/warranty", title="Warranty", text=WARRANTY_TEXT, links=NAV)
     return site
 
 
-def sitemap(site: FixtureSite, paths: tuple[str, ...]) -> None:
-    """Serve /sitemap.xml listing `paths` (absolute URLs on the site, as sitemaps require)."""
+def sitemap(site: FixtureSite, paths: tuple[str, ...] = ("/", "/warranty")) -> None:
+    """Serve /sitemap.xml listing `paths` (absolute URLs on the site, as sitemaps require): call it once
+    the site is served, when its address is known."""
     entries = "".join(f"<url><loc>{escape(site.url + path)}</loc></url>" for path in paths)
     body = f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
     site.routes["/sitemap.xml"] = Route(content_type="application/xml", body=body.encode())
