@@ -34,6 +34,7 @@ from protego import Protego
 from usp.tree import sitemap_from_str
 
 from chatsphere.models import Bot, Document, WebsiteSource
+from chatsphere.services.agent_client import AgentError
 from chatsphere.services.document_service import DocumentKind, html_text
 from chatsphere.services.documents import (
     MAX_NAME_CHARS,
@@ -60,7 +61,7 @@ def website_source_create(
 ) -> WebsiteSource:
     """Record a website source and queue its first crawl. Returns it CRAWLING."""
     start_url = _page_address(start_url)
-    errors = {}
+    errors: dict[str, str] = {}
     if urlsplit(start_url).scheme not in ("http", "https"):
         errors["start_url"] = "Only http and https sites can be crawled."
     if sitemap_url and not _same_site(sitemap_url, start_url):
@@ -151,10 +152,19 @@ def website_source_crawl(*, source_id: UUID) -> WebsiteSource | None:
         )
     except _SourceGone:
         return None
-    if not crawl.stopped_by:
-        for page in source.pages.exclude(url__in=crawl.seen):
-            document_delete(document=page)
+    except Exception:
+        # A bug must not leave the source CRAWLING: record it and let the owner crawl again.
+        logger.exception("crawl of website source %s failed unexpectedly", source.pk)
+        return _source_finish(
+            source, status=WebsiteSource.Status.ERROR, message="The crawl failed unexpectedly. Crawl again later."
+        )
     message = f"Stopped at {crawl.stopped_by}; pages not reached were kept." if crawl.stopped_by else ""
+    if not crawl.stopped_by:
+        try:
+            for page in source.pages.exclude(url__in=crawl.seen):
+                document_delete(document=page)
+        except AgentError as exc:
+            message = f"Pages gone from the site could not all be removed ({exc.message}); crawl again later."
     return _source_finish(source, status=WebsiteSource.Status.READY, message=message)
 
 
@@ -282,12 +292,14 @@ def _page_save(
 ) -> Document:
     try:
         with transaction.atomic():
-            if existing is None:
-                return Document.objects.create(bot_id=source.bot_id, source=source, url=url, **fields)
-            Document.objects.filter(pk=existing.pk).update(updated_at=timezone.now(), **fields)
-            existing.refresh_from_db()
-            return existing
-    except (IntegrityError, Document.DoesNotExist) as exc:
+            if existing is not None and Document.objects.filter(pk=existing.pk).update(
+                updated_at=timezone.now(), **fields
+            ):
+                existing.refresh_from_db()
+                return existing
+            # New, or deleted by its owner during the crawl: the site still has it.
+            return Document.objects.create(bot_id=source.bot_id, source=source, url=url, **fields)
+    except IntegrityError as exc:
         if not WebsiteSource.objects.filter(pk=source.pk).exists():
             raise _SourceGone from exc
         raise
