@@ -17,7 +17,6 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HTML = "text/html; charset=utf-8"
-NAV_TEXT = "Home Pricing Returns Shipping Contact"
 FOOTER_TEXT = "Copyright Example Outfitters. All rights reserved. Privacy notice and cookie settings."
 
 
@@ -50,7 +49,7 @@ class FixtureSite:
 
 
 def page_html(*, title: str, text: str, links: tuple[str, ...] = ()) -> str:
-    nav = " ".join(f'<a href="{escape(link)}">{escape(name)}</a>' for name, link in zip(NAV_TEXT.split(), links, strict=False))
+    nav = " ".join(f'<a href="{escape(link)}">{escape(_link_name(link))}</a>' for link in links)
     paragraphs = "".join(f"<p>{escape(paragraph)}</p>" for paragraph in text.split("\n\n"))
     return (
         f"<!doctype html><html><head><title>{escape(title)}</title></head><body>"
@@ -58,6 +57,10 @@ def page_html(*, title: str, text: str, links: tuple[str, ...] = ()) -> str:
         f"<main><article><h1>{escape(title)}</h1>{paragraphs}</article></main>"
         f"<footer><p>{FOOTER_TEXT}</p></footer></body></html>"
     )
+
+
+def _link_name(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1].capitalize() or "Home"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -140,7 +143,9 @@ def help_centre(site: FixtureSite) -> FixtureSite:
     site.page("/private/contact", title="Staff contacts", text="Internal phone list.", links=NAV)
     site.redirect("/loop-a", "/loop-b")
     site.redirect("/loop-b", "/loop-a")
-    site.routes["/slow"] = Route(body=page_html(title="Slow", text="Slow page.").encode(), delay_s=SLOW_PAGE_DELAY_S)
+    site.routes["/slow"] = Route(
+        body=page_html(title="Slow", text="Slow page.").encode(), delay_s=SLOW_PAGE_DELAY_S
+    )
     site.routes["/huge"] = Route(body=page_html(title="Huge", text="x" * HUGE_PAGE_BYTES).encode())
     site.routes["/robots.txt"] = Route(
         content_type="text/plain", body=b"User-agent: *\nDisallow: /private/\n"

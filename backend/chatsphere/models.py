@@ -137,7 +137,9 @@ class Document(TimeStampedModel):
         indexes = [models.Index(fields=["bot", "status"])]
         constraints = [
             models.UniqueConstraint(
-                fields=["source", "url"], condition=models.Q(source__isnull=False), name="document_unique_page"
+                fields=["source", "url"],
+                condition=models.Q(source__isnull=False),
+                name="document_unique_page",
             )
         ]
 

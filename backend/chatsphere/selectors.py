@@ -13,7 +13,9 @@ def bot_list(*, owner: User) -> QuerySet[Bot]:
     return Bot.objects.filter(owner=owner)
 
 
-def document_list(*, owner: User, bot_id: UUID | None = None, source_id: UUID | None = None) -> QuerySet[Document]:
+def document_list(
+    *, owner: User, bot_id: UUID | None = None, source_id: UUID | None = None
+) -> QuerySet[Document]:
     documents = Document.objects.filter(bot__owner=owner)
     if bot_id is not None:
         documents = documents.filter(bot_id=bot_id)

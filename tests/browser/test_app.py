@@ -125,7 +125,9 @@ def test_a_website_is_added_its_pages_shown_with_their_status_and_crawled_again(
     shots.take(page, "website-pages")
 
     help_site.page("/", title="Help centre", text=HOME_TEXT, links=(*HOME_LINKS, "/careers"))
-    help_site.page("/careers", title="Careers", text="The Tromso warehouse is hiring seasonal packers.", links=NAV)
+    help_site.page(
+        "/careers", title="Careers", text="The Tromso warehouse is hiring seasonal packers.", links=NAV
+    )
     website.get_by_role("button", name="Re-crawl").click()
     careers = page.locator("#document-list tr", has_text="Careers")
     expect(careers.locator("[data-status]")).to_have_attribute("data-status", "READY", timeout=60_000)

@@ -65,7 +65,9 @@ class ApiUser:
         return document_id
 
     def add_website(self, *, bot_id: str, start_url: str, sitemap_url: str) -> str:
-        answer = self.client.post("/sources/", json={"bot": bot_id, "start_url": start_url, "sitemap_url": sitemap_url})
+        answer = self.client.post(
+            "/sources/", json={"bot": bot_id, "start_url": start_url, "sitemap_url": sitemap_url}
+        )
         assert answer.status_code == 202, answer.text
         return str(answer.json()["id"])
 

@@ -3,13 +3,15 @@ API, answer from the right page with its citation, re-crawl after the site chang
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.e2e.conftest import UserFactory
 from testsupport.fixture_site import NAV, FixtureSite
 
 RETURNS_QUESTION = "How many days do I have to return unworn boots?"
 
 
-def _by_path(pages: list[dict], site: FixtureSite) -> dict[str, dict]:
+def _by_path(pages: list[dict[str, Any]], site: FixtureSite) -> dict[str, dict[str, Any]]:
     return {page["url"].removeprefix(site.url): page for page in pages}
 
 
@@ -18,10 +20,16 @@ def test_a_crawled_site_answers_with_the_right_page_and_a_recrawl_keeps_it_in_sy
 ) -> None:
     user = make_user()
     bot_id = user.create_bot(name="Help centre bot")
-    source_id = user.add_website(bot_id=bot_id, start_url=help_site.url, sitemap_url=f"{help_site.url}/sitemap.xml")
+    source_id = user.add_website(
+        bot_id=bot_id, start_url=help_site.url, sitemap_url=f"{help_site.url}/sitemap.xml"
+    )
     pages = _by_path(user.wait_crawled(source_id), help_site)
     assert {path for path, page in pages.items() if page["status"] == "READY"} == {
-        "/", "/pricing", "/returns", "/shipping", "/warranty"
+        "/",
+        "/pricing",
+        "/returns",
+        "/shipping",
+        "/warranty",
     }
     assert "/private/contact" not in help_site.requests  # robots.txt
 
@@ -32,7 +40,10 @@ def test_a_crawled_site_answers_with_the_right_page_and_a_recrawl_keeps_it_in_sy
     assert "45 days" in answer["content"]
 
     help_site.page(
-        "/returns", title="Returns and refunds", text="Unworn boots can now be returned within 60 days.", links=NAV
+        "/returns",
+        title="Returns and refunds",
+        text="Unworn boots can now be returned within 60 days.",
+        links=NAV,
     )
     del help_site.routes["/shipping"]
     user.crawl_again(source_id)
@@ -43,7 +54,9 @@ def test_a_crawled_site_answers_with_the_right_page_and_a_recrawl_keeps_it_in_sy
     assert "/shipping" not in after
     for unchanged in ("/", "/pricing", "/warranty"):  # not processed, so not embedded, again
         assert after[unchanged]["updated_at"] == pages[unchanged]["updated_at"], unchanged
-    search = user.client.post(f"/bots/{bot_id}/search/", json={"query": "express courier delivery Norway", "top_k": 50})
+    search = user.client.post(
+        f"/bots/{bot_id}/search/", json={"query": "express courier delivery Norway", "top_k": 50}
+    )
     assert search.status_code == 200, search.text
     assert pages["/shipping"]["id"] not in {hit["document_id"] for hit in search.json()["results"]}
     answer = user.ask(conversation_id, RETURNS_QUESTION)

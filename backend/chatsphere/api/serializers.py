@@ -276,7 +276,8 @@ class BotFilterSerializer(serializers.Serializer[Any]):
 
 
 class DocumentFilterSerializer(BotFilterSerializer):
-    source = StrictUUIDField(required=False)
+    # DRF's metaclass takes declared fields out of the class, so this never shadows Field.source at runtime.
+    source = StrictUUIDField(required=False)  # type: ignore[assignment]
 
 
 MAX_URL_CHARS = 2000
@@ -314,7 +315,9 @@ class WebsiteSourceSerializer(serializers.ModelSerializer[WebsiteSource]):
 
 class WebsiteSourceCreateSerializer(serializers.Serializer[Any]):
     bot = OwnedBotField()
-    start_url = _web_url_field(help_text="Where the crawl starts; pages of the same scheme and host are read.")
+    start_url = _web_url_field(
+        help_text="Where the crawl starts; pages of the same scheme and host are read."
+    )
     sitemap_url = _web_url_field(required=False, help_text="Optional sitemap on the same site.")
     recrawl_interval_hours = StrictIntegerField(
         min_value=1,

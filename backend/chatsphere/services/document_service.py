@@ -25,6 +25,7 @@ from pptx import Presentation
 from pptx.exc import PackageNotFoundError
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
+from trafilatura.settings import Document as ExtractedPage
 
 from chatsphere.services.exceptions import DocumentContentError, UnsupportedFileTypeError
 
@@ -118,11 +119,13 @@ def html_text(data: bytes | str, *, url: str | None = None) -> HtmlText:
 
     The caller bounds the input's size (MAX_UPLOAD_BYTES, WEB_FETCH_MAX_BYTES); the text is bounded here.
     """
+    # Precision, not recall: on a short page the recall fallback keeps the navigation's links as text.
     extracted = trafilatura.bare_extraction(
-        data, url=url, with_metadata=True, include_comments=False, include_tables=True, favor_recall=True
+        data, url=url, with_metadata=True, include_comments=False, include_tables=True, favor_precision=True
     )
-    text = "" if extracted is None else (extracted.text or "")
-    title = "" if extracted is None else (extracted.title or "")
+    page = extracted if isinstance(extracted, ExtractedPage) else None  # None: no main text found
+    text = "" if page is None else (page.text or "")
+    title = "" if page is None else (page.title or "")
     _check_chars(len(text))
     return HtmlText(title=title.strip(), text=text)
 

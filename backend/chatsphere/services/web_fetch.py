@@ -198,7 +198,9 @@ class SafeFetcher:
             raise FetchError(f"{url} answered {response.status_code}.")
         content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if content_type not in accept:
-            raise FetchRefusedError(f"{url} is {content_type or 'of no stated type'}, not {' or '.join(accept)}.")
+            raise FetchRefusedError(
+                f"{url} is {content_type or 'of no stated type'}, not {' or '.join(accept)}."
+            )
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
             raise FetchRefusedError(f"{url} is {declared} bytes; the limit is {self._max_bytes} bytes.")

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urldefrag, urlsplit
@@ -150,13 +151,15 @@ def website_source_crawl(*, source_id: UUID) -> WebsiteSource | None:
         return _source_finish(
             source, status=WebsiteSource.Status.ERROR, message="The crawl took too long; try again later."
         )
-    except _SourceGone:
+    except _SourceGoneError:
         return None
     except Exception:
         # A bug must not leave the source CRAWLING: record it and let the owner crawl again.
         logger.exception("crawl of website source %s failed unexpectedly", source.pk)
         return _source_finish(
-            source, status=WebsiteSource.Status.ERROR, message="The crawl failed unexpectedly. Crawl again later."
+            source,
+            status=WebsiteSource.Status.ERROR,
+            message="The crawl failed unexpectedly. Crawl again later.",
         )
     message = f"Stopped at {crawl.stopped_by}; pages not reached were kept." if crawl.stopped_by else ""
     if not crawl.stopped_by:
@@ -168,7 +171,7 @@ def website_source_crawl(*, source_id: UUID) -> WebsiteSource | None:
     return _source_finish(source, status=WebsiteSource.Status.READY, message=message)
 
 
-class _SourceGone(Exception):
+class _SourceGoneError(Exception):
     """The source (or its bot) was deleted while it was being crawled."""
 
 
@@ -242,10 +245,15 @@ def _crawl_pages(crawl: _Crawl) -> None:
             continue
         if not page.text.strip():
             _page_failed(
-                crawl.source, url=final_url, message="The page has no main text.", existing=existing.get(final_url)
+                crawl.source,
+                url=final_url,
+                message="The page has no main text.",
+                existing=existing.get(final_url),
             )
             continue
-        _page_store(crawl.source, url=final_url, title=page.title, text=page.text, existing=existing.get(final_url))
+        _page_store(
+            crawl.source, url=final_url, title=page.title, text=page.text, existing=existing.get(final_url)
+        )
 
 
 def _links(body: bytes, *, base_url: str) -> list[str]:
@@ -254,7 +262,11 @@ def _links(body: bytes, *, base_url: str) -> list[str]:
     except (LxmlError, ValueError):
         return []
     document.make_links_absolute(base_url, resolve_base_href=True, handle_failures="discard")
-    return [link for element, attribute, link, _ in document.iterlinks() if element.tag == "a" and attribute == "href"]
+    return [
+        link
+        for element, attribute, link, _ in document.iterlinks()
+        if element.tag == "a" and attribute == "href"
+    ]
 
 
 def _page_store(source: WebsiteSource, *, url: str, title: str, text: str, existing: Document | None) -> None:
@@ -288,7 +300,7 @@ def _page_failed(source: WebsiteSource, *, url: str, message: str, existing: Doc
 
 
 def _page_save(
-    source: WebsiteSource, *, url: str, existing: Document | None, fields: dict[str, object]
+    source: WebsiteSource, *, url: str, existing: Document | None, fields: Mapping[str, object]
 ) -> Document:
     try:
         with transaction.atomic():
@@ -301,11 +313,13 @@ def _page_save(
             return Document.objects.create(bot_id=source.bot_id, source=source, url=url, **fields)
     except IntegrityError as exc:
         if not WebsiteSource.objects.filter(pk=source.pk).exists():
-            raise _SourceGone from exc
+            raise _SourceGoneError from exc
         raise
 
 
-def _source_finish(source: WebsiteSource, *, status: WebsiteSource.Status, message: str) -> WebsiteSource | None:
+def _source_finish(
+    source: WebsiteSource, *, status: WebsiteSource.Status, message: str
+) -> WebsiteSource | None:
     updated = WebsiteSource.objects.filter(pk=source.pk).update(
         status=status, message=message, crawled_at=timezone.now(), updated_at=timezone.now()
     )
@@ -319,10 +333,15 @@ def _claim(sources: Q) -> int:
     """Mark matching sources CRAWLING unless a crawl runs; one whose crawl outlived the task's hard time
     limit (its worker was killed) may be claimed again."""
     stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    return WebsiteSource.objects.filter(sources).filter(
-        ~Q(status=WebsiteSource.Status.CRAWLING) | Q(crawl_started_at__lt=stale)
-    ).update(
-        status=WebsiteSource.Status.CRAWLING, message="", crawl_started_at=timezone.now(), updated_at=timezone.now()
+    return (
+        WebsiteSource.objects.filter(sources)
+        .filter(~Q(status=WebsiteSource.Status.CRAWLING) | Q(crawl_started_at__lt=stale))
+        .update(
+            status=WebsiteSource.Status.CRAWLING,
+            message="",
+            crawl_started_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
     )
 
 
@@ -335,7 +354,8 @@ def _schedule_crawl(source: WebsiteSource) -> None:
         except Exception:
             logger.exception("could not queue the crawl of website source %s", source_id)
             WebsiteSource.objects.filter(pk=source_id).update(
-                status=WebsiteSource.Status.ERROR, message="The crawl could not be started. Retry in a moment."
+                status=WebsiteSource.Status.ERROR,
+                message="The crawl could not be started. Retry in a moment.",
             )
 
     transaction.on_commit(enqueue)
@@ -345,7 +365,9 @@ def _page_address(url: str) -> str:
     """The URL a page is known by: without its #fragment, with a path."""
     address = urldefrag(url.strip()).url
     parts = urlsplit(address)
-    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower(), path=parts.path or "/").geturl()
+    return parts._replace(
+        scheme=parts.scheme.lower(), netloc=parts.netloc.lower(), path=parts.path or "/"
+    ).geturl()
 
 
 def _origin(url: str) -> tuple[str, str]:

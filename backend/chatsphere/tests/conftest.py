@@ -48,7 +48,9 @@ def agent() -> Iterator[InMemoryAgent]:
 def fetcher(settings: Settings) -> Iterator[SafeFetcher]:
     """The crawler's fetcher for every test: loopback allowed (the fixture site), small limits, no delay."""
     settings.CRAWL_DELAY_SECONDS = 0
-    loopback = SafeFetcher(allow_loopback=True, timeout_s=TEST_FETCH_TIMEOUT_S, max_bytes=TEST_FETCH_MAX_BYTES)
+    loopback = SafeFetcher(
+        allow_loopback=True, timeout_s=TEST_FETCH_TIMEOUT_S, max_bytes=TEST_FETCH_MAX_BYTES
+    )
     set_fetcher(loopback)
     yield loopback
     set_fetcher(None)

@@ -127,9 +127,7 @@ def test_the_crawler_may_reach_loopback_only_on_local_test_servers() -> None:
 
 
 def test_a_crawl_must_end_before_the_tasks_soft_time_limit() -> None:
-    loaded = load_settings(
-        DJANGO_SECRET_KEY=SAFE_KEY, CRAWL_TIME_LIMIT_SECONDS="300", AGENT_BACKEND="memory"
-    )
+    loaded = load_settings(DJANGO_SECRET_KEY=SAFE_KEY, CRAWL_TIME_LIMIT_SECONDS="300", AGENT_BACKEND="memory")
 
     assert loaded.returncode != 0
     assert "Need CRAWL_TIME_LIMIT_SECONDS < CELERY_TASK_SOFT_TIME_LIMIT_SECONDS" in loaded.stderr

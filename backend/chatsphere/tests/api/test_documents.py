@@ -44,7 +44,7 @@ def test_upload_is_accepted_processing_then_ingested_ready(
     ("name", "build", "content_type", "expected"),
     [
         ("hours.html", lambda: HTML_PAGE, "text/html", "opens at nine in the morning"),
-        ("prices.csv", lambda: "product,price\nkayak,899\n".encode(), "text/csv", "kayak | 899"),
+        ("prices.csv", lambda: b"product,price\nkayak,899\n", "text/csv", "kayak | 899"),
         (
             "prices.xlsx",
             lambda: xlsx_with({"Prices": [["product", "price"], ["kayak", 899]]}),

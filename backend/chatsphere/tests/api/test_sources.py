@@ -1,8 +1,11 @@
 """Website sources through the REST API: create, follow, re-crawl, list pages, delete; owner-only."""
 
-import pytest
+from typing import Any
 
-from chatsphere.models import Document, WebsiteSource
+import pytest
+from rest_framework.test import APIClient
+
+from chatsphere.models import Bot, Document, WebsiteSource
 from chatsphere.tests.factories import BotFactory
 from chatsphere.tests.helpers import assert_error
 
@@ -14,7 +17,7 @@ def bot(user):
     return BotFactory.create(owner=user)
 
 
-def add_website(api, bot, url, **fields):
+def add_website(api: APIClient, bot: Bot, url: str, **fields: object) -> Any:
     return api.post("/api/sources/", {"bot": str(bot.id), "start_url": url, **fields}, format="json")
 
 
@@ -57,7 +60,10 @@ def test_a_recrawl_is_202_and_409_while_one_runs(api, bot, help_site, django_cap
     [
         ({"start_url": "ftp://files.example/"}, "start_url"),
         ({"start_url": "not a url"}, "start_url"),
-        ({"start_url": "https://help.example/", "sitemap_url": "https://other.example/sitemap.xml"}, "sitemap_url"),
+        (
+            {"start_url": "https://help.example/", "sitemap_url": "https://other.example/sitemap.xml"},
+            "sitemap_url",
+        ),
         ({"start_url": "https://help.example/", "recrawl_interval_hours": 0}, "recrawl_interval_hours"),
     ],
 )

@@ -95,7 +95,9 @@ def test_xlsx_sheets_become_titled_tables():
 
 
 def test_pptx_slides_and_notes_are_read():
-    data = pptx_with([("Roadmap", "Ship the kayak rental in May."), ("Team", "Four guides.")], notes="Ask Ola.")
+    data = pptx_with(
+        [("Roadmap", "Ship the kayak rental in May."), ("Team", "Four guides.")], notes="Ask Ola."
+    )
 
     text = extract_text(data=data, kind=DocumentKind.PPTX)
 
@@ -134,7 +136,9 @@ def test_a_pptx_past_the_slide_limit_is_refused_before_reading_a_slide(settings)
         extract_text(data=pptx_with([("a", "1"), ("b", "2"), ("c", "3")]), kind=DocumentKind.PPTX)
 
 
-@pytest.mark.parametrize(("kind", "label"), [(DocumentKind.XLSX, "spreadsheet"), (DocumentKind.PPTX, "presentation")])
+@pytest.mark.parametrize(
+    ("kind", "label"), [(DocumentKind.XLSX, "spreadsheet"), (DocumentKind.PPTX, "presentation")]
+)
 def test_office_zip_bombs_are_refused_from_the_directory(settings, kind, label):
     settings.MAX_DOCX_UNCOMPRESSED_BYTES = 1000
 
@@ -145,7 +149,10 @@ def test_office_zip_bombs_are_refused_from_the_directory(settings, kind, label):
 @pytest.mark.parametrize(
     ("kind", "data"),
     [
-        (DocumentKind.HTML, b"<html><body><article><p>" + b"eleven chars " * 3 + b"</p></article></body></html>"),
+        (
+            DocumentKind.HTML,
+            b"<html><body><article><p>" + b"eleven chars " * 3 + b"</p></article></body></html>",
+        ),
         (DocumentKind.CSV, b"eleven,chars\n"),
         (DocumentKind.PPTX, None),
     ],

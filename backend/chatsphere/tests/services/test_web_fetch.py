@@ -81,7 +81,9 @@ def test_a_name_that_resolves_to_a_private_address_is_refused():
     resolver = StaticResolver({"intranet.example": [["10.1.2.3"]]})
     fetcher = SafeFetcher(resolver=resolver)
     try:
-        with pytest.raises(FetchRefusedError, match=r"intranet.example leads to a private address \(10.1.2.3\)"):
+        with pytest.raises(
+            FetchRefusedError, match=r"intranet.example leads to a private address \(10.1.2.3\)"
+        ):
             fetcher.fetch("https://intranet.example/wiki", accept=HTML_TYPES)
     finally:
         fetcher.close()
@@ -138,7 +140,8 @@ def test_the_host_header_names_the_site_not_the_address(help_site):
 
 
 @pytest.mark.parametrize(
-    "url", ["file:///etc/passwd", "ftp://example.com/file", "gopher://127.0.0.1:6379/_INFO", "javascript:alert(1)"]
+    "url",
+    ["file:///etc/passwd", "ftp://example.com/file", "gopher://127.0.0.1:6379/_INFO", "javascript:alert(1)"],
 )
 def test_only_http_and_https_are_fetched(fetcher, url):
     with pytest.raises(FetchRefusedError, match="Only http and https"):
@@ -147,7 +150,9 @@ def test_only_http_and_https_are_fetched(fetcher, url):
 
 def test_a_body_past_the_limit_is_refused_while_reading(fetcher, help_site):
     # No Content-Length to trust: the limit holds on the bytes as they arrive.
-    help_site.routes["/endless"] = Route(body=b"<p>" + b"y" * (TEST_FETCH_MAX_BYTES * 2), declare_length=False)
+    help_site.routes["/endless"] = Route(
+        body=b"<p>" + b"y" * (TEST_FETCH_MAX_BYTES * 2), declare_length=False
+    )
 
     with pytest.raises(FetchRefusedError, match=f"larger than the limit of {TEST_FETCH_MAX_BYTES} bytes"):
         fetcher.fetch(f"{help_site.url}/endless", accept=HTML_TYPES)
