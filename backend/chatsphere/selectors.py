@@ -26,7 +26,12 @@ def document_list(
 
 def website_source_list(*, owner: User, bot_id: UUID | None = None) -> QuerySet[WebsiteSource]:
     """The owner's website sources, each with `page_count`."""
-    sources = WebsiteSource.objects.filter(bot__owner=owner).annotate(page_count=Count("pages"))
+    # Meta.ordering does not apply to a GROUP BY query: ordered here, or pages of the list would shift.
+    sources = (
+        WebsiteSource.objects.filter(bot__owner=owner)
+        .annotate(page_count=Count("pages"))
+        .order_by("-created_at")
+    )
     if bot_id is not None:
         sources = sources.filter(bot_id=bot_id)
     return sources

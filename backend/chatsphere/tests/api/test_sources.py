@@ -71,7 +71,7 @@ def test_invalid_addresses_are_400_on_their_field(api, bot, fields, field):
     response = api.post("/api/sources/", {"bot": str(bot.id), **fields}, format="json")
 
     error = assert_error(response, 400, "validation_error")
-    assert [detail["field"] for detail in error["details"]] == [field]
+    assert {detail["field"] for detail in error["details"]} == {field}
     assert not WebsiteSource.objects.exists()
 
 
