@@ -96,7 +96,10 @@ def serving(site: FixtureSite) -> Iterator[FixtureSite]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     site.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="fixture-site", daemon=True)
+    # A short poll: shutdown() waits up to one poll interval, paid by every test that serves the site.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fixture-site", daemon=True
+    )
     thread.start()
     try:
         yield site
