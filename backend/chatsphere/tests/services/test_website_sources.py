@@ -52,7 +52,9 @@ def bot():
     return BotFactory.create()
 
 
-def crawl(callbacks: Any, *, bot: Bot, url: str, sitemap_url: str = "") -> WebsiteSource:
+def crawl(callbacks: Any, *, bot: Bot, url: str, with_sitemap: bool = False) -> WebsiteSource:
+    """A source of `url` (and the fixture site's sitemap), crawled with its pages ingested."""
+    sitemap_url = f"{url}/sitemap.xml" if with_sitemap else ""
     with callbacks(execute=True):
         source = website_source_create(bot=bot, start_url=url, sitemap_url=sitemap_url)
     source.refresh_from_db()
@@ -73,12 +75,7 @@ def pages(source: WebsiteSource) -> dict[str, Document]:
 def test_each_page_is_a_document_named_by_its_title_with_its_main_text_only(
     bot, help_site, agent, django_capture_on_commit_callbacks
 ):
-    source = crawl(
-        django_capture_on_commit_callbacks,
-        bot=bot,
-        url=help_site.url,
-        sitemap_url=f"{help_site.url}/sitemap.xml",
-    )
+    source = crawl(django_capture_on_commit_callbacks, bot=bot, url=help_site.url, with_sitemap=True)
 
     assert source.status == WebsiteSource.Status.READY, source.message
     stored = pages(source)
@@ -114,12 +111,7 @@ def test_robots_txt_is_obeyed_and_problem_pages_say_why(bot, help_site, django_c
 def test_a_recrawl_updates_changed_pages_removes_gone_ones_adds_new_ones_and_embeds_nothing_else(
     bot, help_site, agent, django_capture_on_commit_callbacks
 ):
-    source = crawl(
-        django_capture_on_commit_callbacks,
-        bot=bot,
-        url=help_site.url,
-        sitemap_url=f"{help_site.url}/sitemap.xml",
-    )
+    source = crawl(django_capture_on_commit_callbacks, bot=bot, url=help_site.url, with_sitemap=True)
     before = pages(source)
     unchanged_chunks = {
         path: list(Chunk.objects.filter(document=before[path]).values_list("pk", flat=True))
