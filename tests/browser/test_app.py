@@ -114,9 +114,11 @@ def test_a_website_is_added_its_pages_shown_with_their_status_and_crawled_again(
     expect(page.get_by_role("heading", name="Help desk")).to_be_visible()
 
     page.get_by_label("Website to learn from").fill(help_site.url)
+    page.get_by_label("Re-crawl every").fill("24")
     page.get_by_role("button", name="Add website").click()
     website = page.locator("#website-list tr", has_text=help_site.url)
     expect(website.locator("[data-status]")).to_have_attribute("data-status", "READY", timeout=60_000)
+    expect(website).to_contain_text("every 24 h")
     returns = page.locator("#document-list tr", has_text="Returns and refunds")
     expect(returns.locator("[data-status]")).to_have_attribute("data-status", "READY", timeout=60_000)
     expect(returns).to_contain_text(f"{help_site.url}/returns")

@@ -149,6 +149,10 @@ def document_ingest(*, document_id: UUID, bot_id: UUID | None = None) -> Documen
 
 def document_retry(*, document: Document) -> Document:
     """Queue a failed document for ingestion again."""
+    if document.source_id is not None and not document.text:
+        raise DocumentNotRetryableError(
+            "This page could not be read from its website; crawl the website again to retry it."
+        )
     claimed = Document.objects.filter(pk=document.pk, status=Document.Status.ERROR, deleting=False).update(
         status=Document.Status.PROCESSING,
         error_message="",

@@ -203,7 +203,7 @@ async function renderDocuments() {
     api(`/sources/?bot=${state.bot.id}`).then((page) => page.results),
   ]);
   $("#website-list").replaceChildren(...websites.map((website) => el("tr", { "data-website": website.id },
-    el("td", {}, website.start_url),
+    el("td", {}, website.start_url, website.recrawl_interval_hours ? el("span", { class: "page-url" }, ` every ${website.recrawl_interval_hours} h`) : ""),
     el("td", {}, el("span", { class: `status ${website.status.toLowerCase()}`, "data-status": website.status }, STATUS_WORDS[website.status]),
       website.message ? el("span", { class: "error-message" }, ` ${website.message}`) : ""),
     el("td", {}, String(website.page_count)),
@@ -344,6 +344,7 @@ on("#website-form", "submit", async (event) => {
   const elements = event.target.elements;
   const json = { bot: state.bot.id, start_url: elements.start_url.value };
   if (elements.sitemap_url.value) json.sitemap_url = elements.sitemap_url.value;
+  if (elements.recrawl_interval_hours.value) json.recrawl_interval_hours = Number(elements.recrawl_interval_hours.value);
   await api("/sources/", { method: "POST", json });
   event.target.reset();
   await renderDocuments();

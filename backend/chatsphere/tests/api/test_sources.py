@@ -109,3 +109,14 @@ def test_deleting_a_source_with_the_agent_down_is_503_and_keeps_it(
 
     assert_error(api.delete(f"/api/sources/{source_id}/"), 503, "agent_unavailable")
     assert WebsiteSource.objects.filter(pk=source_id).exists()
+
+
+def test_a_page_that_could_not_be_read_is_retried_by_a_crawl_not_by_retry(
+    api, bot, help_site, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        source_id = add_website(api, bot, help_site.url).json()["id"]
+    huge = Document.objects.get(source_id=source_id, url=f"{help_site.url}/huge")
+
+    error = assert_error(api.post(f"/api/documents/{huge.id}/retry/"), 409, "document_not_retryable")
+    assert "crawl the website again" in error["message"]
