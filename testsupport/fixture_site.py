@@ -8,6 +8,7 @@ does not exist, a slow page and a huge one.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -90,12 +91,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serving(site: FixtureSite) -> Iterator[FixtureSite]:
-    """Serves `site` on a free loopback port for the block; `site.url` is its origin (http://127.0.0.1:N)."""
+def serving(site: FixtureSite, *, tls: ssl.SSLContext | None = None) -> Iterator[FixtureSite]:
+    """Serves `site` on a free loopback port for the block; `site.url` is its origin (http://127.0.0.1:N, or
+    https:// with `tls`, a server context holding the site's certificate)."""
     handler = type("Handler", (_Handler,), {"site": site})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    site.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    site.url = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     # A short poll: shutdown() waits up to one poll interval, paid by every test that serves the site.
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fixture-site", daemon=True

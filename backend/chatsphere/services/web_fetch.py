@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -123,7 +124,9 @@ class SafeFetcher:
         timeout_s: float = 15.0,
         max_bytes: int = 5 * 1024 * 1024,
         max_redirects: int = 5,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """`verify`: how TLS certificates are checked (tests pass a context trusting their own CA)."""
         self._resolver = resolver or SystemResolver()
         self._allow_loopback = allow_loopback
         self._timeout_s = timeout_s
@@ -134,6 +137,7 @@ class SafeFetcher:
             limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
             follow_redirects=False,
             trust_env=False,  # an HTTP(S)_PROXY would make the proxy, not the checked address, the peer
+            verify=verify,
             headers={"User-Agent": USER_AGENT},
         )
 

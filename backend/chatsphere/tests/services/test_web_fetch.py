@@ -5,8 +5,10 @@ private addresses come from a StaticResolver (the real resolver's seam), never f
 """
 
 import ipaddress
+import ssl
 
 import pytest
+import trustme
 
 from chatsphere.services.web_fetch import (
     HTML_TYPES,
@@ -18,7 +20,7 @@ from chatsphere.services.web_fetch import (
     address_refusal,
 )
 from chatsphere.tests.conftest import TEST_FETCH_MAX_BYTES
-from testsupport.fixture_site import RETURNS_TEXT, Route
+from testsupport.fixture_site import RETURNS_TEXT, FixtureSite, Route, help_centre, serving
 
 
 def test_a_page_on_the_loopback_site_is_fetched_when_loopback_is_allowed(fetcher, help_site):
@@ -137,6 +139,28 @@ def test_the_host_header_names_the_site_not_the_address(help_site):
         fetcher.close()
 
     assert help_site.hosts == [f"help.example:{port}"]
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_sites_name_not_the_address():
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("help.example").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    resolver = StaticResolver({"help.example": [["127.0.0.1"]], "other.example": [["127.0.0.1"]]})
+    fetcher = SafeFetcher(resolver=resolver, allow_loopback=True, verify=client_context)
+    with serving(help_centre(FixtureSite()), tls=server_context) as site:
+        port = site.url.rsplit(":", 1)[1]
+        try:
+            page = fetcher.fetch(f"https://help.example:{port}/returns", accept=HTML_TYPES)
+            # The same address under another name: the certificate does not name it, so no page.
+            with pytest.raises(FetchError, match="could not be reached"):
+                fetcher.fetch(f"https://other.example:{port}/returns", accept=HTML_TYPES)
+        finally:
+            fetcher.close()
+
+    assert RETURNS_TEXT.split("\n")[0].encode() in page.body
+    assert site.hosts == [f"help.example:{port}"]
 
 
 @pytest.mark.parametrize(
