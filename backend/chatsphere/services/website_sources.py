@@ -78,16 +78,16 @@ def website_source_create(
     )
     source.full_clean()
     source.save()
-    _schedule_crawl(source)
+    _schedule_crawl(source.pk)
     return source
 
 
 def website_source_recrawl(*, source: WebsiteSource) -> WebsiteSource:
     """Queue a crawl that brings the source's pages up to date; 409 while one runs."""
-    if not _claim(Q(pk=source.pk)):
+    if not _claim(source.pk):
         raise CrawlInProgressError("This website is being crawled; wait for it to finish.")
     source.refresh_from_db()
-    _schedule_crawl(source)
+    _schedule_crawl(source.pk)
     return source
 
 
@@ -104,8 +104,8 @@ def website_sources_recrawl_due() -> int:
     ]
     queued = 0
     for source_id in due:
-        if _claim(Q(pk=source_id)):
-            _schedule_crawl(WebsiteSource.objects.get(pk=source_id))
+        if _claim(source_id):
+            _schedule_crawl(source_id)
             queued += 1
     return queued
 
@@ -329,12 +329,12 @@ def _source_finish(
     return source
 
 
-def _claim(sources: Q) -> int:
-    """Mark matching sources CRAWLING unless a crawl runs; one whose crawl outlived the task's hard time
-    limit (its worker was killed) may be claimed again."""
+def _claim(source_id: UUID) -> bool:
+    """Mark the source CRAWLING unless a crawl runs; one whose crawl outlived the task's hard time limit
+    (its worker was killed) may be claimed again. False: a crawl runs."""
     stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    return (
-        WebsiteSource.objects.filter(sources)
+    return bool(
+        WebsiteSource.objects.filter(pk=source_id)
         .filter(~Q(status=WebsiteSource.Status.CRAWLING) | Q(crawl_started_at__lt=stale))
         .update(
             status=WebsiteSource.Status.CRAWLING,
@@ -345,9 +345,7 @@ def _claim(sources: Q) -> int:
     )
 
 
-def _schedule_crawl(source: WebsiteSource) -> None:
-    source_id = source.pk
-
+def _schedule_crawl(source_id: UUID) -> None:
     def enqueue() -> None:
         try:
             crawl_website_source.delay(str(source_id))
