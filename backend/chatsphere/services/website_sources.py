@@ -176,27 +176,32 @@ class _SourceGoneError(Exception):
 
 
 def _crawl_start(source: WebsiteSource) -> _Crawl:
-    fetcher = get_fetcher()
-    origin = _origin(source.start_url)
-    try:
-        robots_txt = fetcher.fetch(f"{origin[0]}://{origin[1]}/robots.txt", accept=ROBOTS_TYPES)
-        robots = Protego.parse(robots_txt.body.decode("utf-8", errors="replace"))
-    except FetchError as exc:
-        if not isinstance(exc, PageGoneError):
-            logger.info("website source %s: no usable robots.txt (%s)", source.pk, exc.message)
-        robots = Protego.parse("")
     crawl = _Crawl(
         source=source,
-        origin=origin,
-        robots=robots,
-        delay_s=max(settings.CRAWL_DELAY_SECONDS, float(robots.crawl_delay(USER_AGENT) or 0)),
+        origin=_origin(source.start_url),
+        robots=Protego.parse(""),
+        delay_s=settings.CRAWL_DELAY_SECONDS,
         deadline=time.monotonic() + settings.CRAWL_TIME_LIMIT_SECONDS,
     )
+    _crawl_obey_robots(crawl)
     crawl.enqueue(source.start_url, 0)
     if source.sitemap_url:
         for url in _sitemap_pages(source.sitemap_url):
             crawl.enqueue(url, 1)
     return crawl
+
+
+def _crawl_obey_robots(crawl: _Crawl) -> None:
+    """Read the site's robots.txt (none, or none readable: everything is allowed) and its Crawl-delay."""
+    scheme, host = crawl.origin
+    try:
+        robots_txt = get_fetcher().fetch(f"{scheme}://{host}/robots.txt", accept=ROBOTS_TYPES)
+        crawl.robots = Protego.parse(robots_txt.body.decode("utf-8", errors="replace"))
+    except FetchError as exc:
+        if not isinstance(exc, PageGoneError):
+            logger.info("website source %s: no usable robots.txt (%s)", crawl.source.pk, exc.message)
+        crawl.robots = Protego.parse("")
+    crawl.delay_s = max(settings.CRAWL_DELAY_SECONDS, float(crawl.robots.crawl_delay(USER_AGENT) or 0))
 
 
 def _sitemap_pages(sitemap_url: str) -> list[str]:
@@ -222,15 +227,20 @@ def _crawl_pages(crawl: _Crawl) -> None:
         crawl.fetches += 1
         try:
             fetched = get_fetcher().fetch(url, accept=HTML_TYPES)
-        except PageGoneError:
-            continue  # not a page (any more): its document, if any, goes after the crawl
         except FetchError as exc:
             if crawl.fetches == 1:
                 raise  # the start page: the whole source fails, with the reason
-            crawl.seen.add(url)
-            _page_failed(crawl.source, url=url, message=exc.message, existing=existing.get(url))
+            if not isinstance(exc, PageGoneError):  # gone: not a page (any more), deleted after the crawl
+                crawl.seen.add(url)
+                _page_failed(crawl.source, url=url, message=exc.message, existing=existing.get(url))
             continue
         final_url = _page_address(fetched.url)
+        if crawl.fetches == 1 and _origin(final_url) != crawl.origin:
+            # The site is where the start page lives (http → https, a www. host...), with its own robots.txt.
+            crawl.origin = _origin(final_url)
+            _crawl_obey_robots(crawl)
+            if not crawl.robots.can_fetch(final_url, USER_AGENT):
+                continue
         if _origin(final_url) != crawl.origin or final_url in crawl.seen:
             continue  # redirected off the site, or to a page already stored
         crawl.seen.add(final_url)

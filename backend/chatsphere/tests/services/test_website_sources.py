@@ -18,7 +18,7 @@ from chatsphere.services.website_sources import (
     website_sources_recrawl_due,
 )
 from chatsphere.tests.factories import BotFactory
-from testsupport.fixture_site import FOOTER_TEXT, HOME_LINKS, HOME_TEXT, NAV
+from testsupport.fixture_site import FOOTER_TEXT, HOME_LINKS, HOME_TEXT, NAV, FixtureSite, serving
 
 pytestmark = pytest.mark.django_db
 
@@ -191,6 +191,32 @@ def test_a_start_url_on_loopback_is_refused_by_default(bot, help_site, django_ca
     assert "loopback address" in source.message
     assert help_site.requests == []
     assert not source.pages.exists()
+
+
+def test_a_start_page_that_is_gone_fails_the_crawl_and_deletes_nothing(
+    bot, help_site, django_capture_on_commit_callbacks
+):
+    source = crawl(django_capture_on_commit_callbacks, bot=bot, url=help_site.url)
+    count = source.pages.count()
+    del help_site.routes["/"]
+
+    source = recrawl(django_capture_on_commit_callbacks, source)
+
+    assert source.status == WebsiteSource.Status.ERROR
+    assert "answered 404" in source.message
+    assert source.pages.count() == count
+
+
+def test_the_site_is_where_the_start_page_redirects(bot, help_site, django_capture_on_commit_callbacks):
+    # As http://site/ → https://site/: the crawl follows the start page's final address, not the one typed.
+    moved = FixtureSite()
+    moved.redirect("/", f"{help_site.url}/returns")
+    with serving(moved):
+        source = crawl(django_capture_on_commit_callbacks, bot=bot, url=moved.url)
+
+    assert source.status == WebsiteSource.Status.READY, source.message
+    assert {"returns", "pricing", "shipping"} <= set(pages(source))
+    assert "/private/contact" not in help_site.requests  # the robots.txt of the site it landed on
 
 
 def test_a_crawl_in_progress_cannot_be_started_again(bot, help_site, django_capture_on_commit_callbacks):
