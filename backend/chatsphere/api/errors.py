@@ -26,6 +26,7 @@ from chatsphere.services.agent_client import (
 )
 from chatsphere.services.exceptions import (
     BotInactiveError,
+    CrawlInProgressError,
     DocumentContentError,
     DocumentNotRetryableError,
     FileTooLargeError,
@@ -44,6 +45,7 @@ SERVICE_ERROR_STATUS: dict[type[ServiceError], int] = {
     DocumentContentError: status.HTTP_400_BAD_REQUEST,
     DocumentNotRetryableError: status.HTTP_409_CONFLICT,
     BotInactiveError: status.HTTP_409_CONFLICT,
+    CrawlInProgressError: status.HTTP_409_CONFLICT,
     IdempotencyKeyReusedError: status.HTTP_409_CONFLICT,
     WidgetNotFoundError: status.HTTP_404_NOT_FOUND,
     OriginNotAllowedError: status.HTTP_403_FORBIDDEN,
