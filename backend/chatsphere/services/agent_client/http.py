@@ -255,7 +255,8 @@ class AgentAiohttpTransport(AiohttpTransport):
     """httpx's API over aiohttp's connection pool: with 100 chats in flight, httpx's own async pool added half
     a second to each (docs/benchmarks.md). A connection that fails without a timeout (refused, or dropped by
     a dying agent) is an httpx.ConnectError here, not the ConnectTimeout that httpx-aiohttp makes of it, so
-    it reads as "unreachable" rather than "took too long"."""
+    it reads as "unreachable" rather than "took too long"; an answer that is not HTTP at all, which
+    httpx-aiohttp lets through as aiohttp's own error, is an httpx.RemoteProtocolError."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
@@ -265,6 +266,8 @@ class AgentAiohttpTransport(AiohttpTransport):
             if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
                 raise httpx.ConnectError(str(cause), request=request) from cause
             raise
+        except aiohttp.ClientError as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
 
 
 def _transport_failure(method: str, path: str, exc: httpx.TransportError) -> AgentUnavailableError:

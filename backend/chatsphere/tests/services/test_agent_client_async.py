@@ -231,3 +231,22 @@ def test_an_event_the_client_cannot_read_ends_the_stream_as_an_agent_error(
     assert events[-1] == ChatEvent.failure(
         code="agent_error", message="The AI service sent an invalid reply.", retryable=False
     )
+
+
+def test_an_answer_that_is_not_http_is_unavailable_not_a_crash() -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"\x16\x03\x01 garbage, then the connection closes")
+        await writer.drain()
+        writer.close()
+
+    async def run() -> AgentUnavailableError:
+        server = await _listening(garbage)
+        client = _client_for(server)
+        with pytest.raises(AgentUnavailableError) as failure:
+            await client.acall_chat(call=CALL)
+        await client.aclose()
+        server.close()
+        return failure.value
+
+    assert asyncio.run(run()).code == "agent_unreachable"
