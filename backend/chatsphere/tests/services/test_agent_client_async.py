@@ -123,6 +123,23 @@ def _client_for(server: asyncio.Server | None, *, port: int = 0) -> HttpAgentCli
     )
 
 
+def _json_chat_failure(
+    agent: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any],
+) -> AgentUnavailableError:
+    """The error of one JSON chat against `agent`, a raw socket server standing in for the agent."""
+
+    async def run() -> AgentUnavailableError:
+        server = await _listening(agent)
+        client = _client_for(server)
+        with pytest.raises(AgentUnavailableError) as failure:
+            await client.acall_chat(call=CALL)
+        await client.aclose()
+        server.close()
+        return failure.value
+
+    return asyncio.run(run())
+
+
 def test_a_refused_connection_is_unreachable_not_a_timeout() -> None:
     async def run() -> AgentUnavailableError:
         server = await _listening(lambda reader, writer: None)
@@ -143,16 +160,7 @@ def test_an_agent_that_never_answers_is_a_timeout() -> None:
         await reader.read(65536)
         await asyncio.sleep(5)
 
-    async def run() -> AgentUnavailableError:
-        server = await _listening(silent)
-        client = _client_for(server)
-        with pytest.raises(AgentUnavailableError) as failure:
-            await client.acall_chat(call=CALL)
-        await client.aclose()
-        server.close()
-        return failure.value
-
-    assert asyncio.run(run()).code == "agent_timeout"
+    assert _json_chat_failure(silent).code == "agent_timeout"
 
 
 def test_an_agent_dying_mid_stream_ends_it_with_the_unavailable_error_of_a_json_chat() -> None:
@@ -240,13 +248,4 @@ def test_an_answer_that_is_not_http_is_unavailable_not_a_crash() -> None:
         await writer.drain()
         writer.close()
 
-    async def run() -> AgentUnavailableError:
-        server = await _listening(garbage)
-        client = _client_for(server)
-        with pytest.raises(AgentUnavailableError) as failure:
-            await client.acall_chat(call=CALL)
-        await client.aclose()
-        server.close()
-        return failure.value
-
-    assert asyncio.run(run()).code == "agent_unreachable"
+    assert _json_chat_failure(garbage).code == "agent_unreachable"
