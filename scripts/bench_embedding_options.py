@@ -2,10 +2,10 @@
 
     .venv/bin/python scripts/bench_embedding_options.py [--chunks 160] [--slices 1,2,4,8]
 
-In one process, on the real all-MiniLM-L6-v2 (the agent's default backend): one thread embeds a document of ~1,000-character chunks
-(the product's CHUNK_SIZE) while another sends one-line queries back to back; printed per option are the
-query latency p50/p95 during the ingestion and the ingestion's throughput against the raw model encoding
-the same chunks in batches of 32 (what ingestion did before). Options:
+In one process, on the real all-MiniLM-L6-v2 (the agent's default backend): one thread embeds a document
+of ~1,000-character chunks (the product's CHUNK_SIZE) while another sends one-line queries back to back;
+printed per option are the query latency p50/p95 during the ingestion and the ingestion's throughput
+against the raw model encoding the same chunks in batches of 32 (what ingestion did before). Options:
 
   lock, batch B   one lock around the model, documents encoded B chunks per call (B=32: the old code)
   queue, slice S  the product's QueryFirstScheduler: queries first, documents S chunks per call

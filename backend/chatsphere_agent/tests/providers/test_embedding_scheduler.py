@@ -138,7 +138,12 @@ def test_while_queries_come_a_document_is_sliced_short_and_goes_back_to_full_sli
 def test_a_short_slice_longer_than_the_full_slice_is_refused() -> None:
     with pytest.raises(ValueError, match="short_slice_size must not exceed slice_size"):
         QueryFirstScheduler(
-            encode=lambda texts: [], slice_size=2, short_slice_size=4, quiet_slices=1, max_query_batch=1, name="x"
+            encode=lambda texts: [],
+            slice_size=2,
+            short_slice_size=4,
+            quiet_slices=1,
+            max_query_batch=1,
+            name="x",
         )
 
 
@@ -193,7 +198,12 @@ def test_a_failed_call_fails_its_callers_and_the_worker_serves_the_next(model: S
 
 def test_a_model_that_returns_too_few_vectors_is_an_error_not_a_hang() -> None:
     under_test = QueryFirstScheduler(
-        encode=lambda texts: [], slice_size=4, short_slice_size=4, quiet_slices=1, max_query_batch=4, name="short"
+        encode=lambda texts: [],
+        slice_size=4,
+        short_slice_size=4,
+        quiet_slices=1,
+        max_query_batch=4,
+        name="short",
     )
 
     with pytest.raises(ValueError, match="0 vectors for 2 texts"):
