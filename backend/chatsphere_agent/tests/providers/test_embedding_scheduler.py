@@ -135,16 +135,9 @@ def test_while_queries_come_a_document_is_sliced_short_and_goes_back_to_full_sli
     ]
 
 
-def test_a_short_slice_longer_than_the_full_slice_is_refused() -> None:
+def test_a_short_slice_longer_than_the_full_slice_is_refused(model: SteppedModel) -> None:
     with pytest.raises(ValueError, match="short_slice_size must not exceed slice_size"):
-        QueryFirstScheduler(
-            encode=lambda texts: [],
-            slice_size=2,
-            short_slice_size=4,
-            quiet_slices=1,
-            max_query_batch=1,
-            name="x",
-        )
+        scheduler(model, slice_size=2, short_slice_size=4)
 
 
 def test_queries_waiting_together_share_one_model_call(model: SteppedModel) -> None:
