@@ -96,6 +96,8 @@ class AgentSettings(BaseSettings):
     agent_worker_threads: int = Field(default=200, ge=1, le=2000)
     # A `: heartbeat` comment after this many seconds without an event keeps proxies from closing a stream.
     stream_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Test-only: where fault tests hold the agent at named points of storing a batch (checkpoints.py).
+    agent_test_checkpoint_dir: Path | None = None
 
     @field_validator("agent_service_token")
     @classmethod

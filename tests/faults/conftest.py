@@ -58,8 +58,16 @@ FAULTS_SETTINGS = {
 
 
 @pytest.fixture(scope="session")
-def stack_settings(stack_redis_settings: dict[str, str]) -> dict[str, str]:
-    return stack_redis_settings | FAULTS_SETTINGS
+def checkpoint_dir(stack_dir: Path) -> Path:
+    """Where tests hold the agent at named points of storing a batch (chatsphere_agent/checkpoints.py)."""
+    directory = stack_dir / "checkpoints"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture(scope="session")
+def stack_settings(stack_redis_settings: dict[str, str], checkpoint_dir: Path) -> dict[str, str]:
+    return stack_redis_settings | FAULTS_SETTINGS | {"AGENT_TEST_CHECKPOINT_DIR": str(checkpoint_dir)}
 
 
 @pytest.fixture(scope="session")

@@ -165,6 +165,17 @@ def document_retry(*, document: Document) -> Document:
     return document
 
 
+def document_reingest(*, document: Document) -> bool:
+    """Queue a READY document whose chunks the agent lost for ingestion again; False if it is not READY now
+    (being deleted, already re-ingesting): the index check's repair never races a user's own action."""
+    claimed = Document.objects.filter(pk=document.pk, status=Document.Status.READY, deleting=False).update(
+        status=Document.Status.PROCESSING, ingest_attempts=0, updated_at=timezone.now()
+    )
+    if claimed:
+        _schedule_ingest(document)
+    return bool(claimed)
+
+
 def document_delete(*, document: Document) -> None:
     """Drop the vectors first: if the agent is down nothing is deleted and the user can retry.
 

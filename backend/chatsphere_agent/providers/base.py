@@ -8,7 +8,7 @@ implementations here, never by patching library internals.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -112,6 +112,33 @@ class ChunkBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentChunks:
+    """What one index holds of a document: `count` chunks, the highest at `last_index`.
+
+    Chunk ids are unique per document, so a document of n chunks is whole exactly when count == n and
+    last_index == n - 1.
+    """
+
+    document_id: str
+    count: int
+    last_index: int
+
+
+def chunks_by_document(ids: Iterable[str]) -> list[DocumentChunks]:
+    """DocumentChunks from a store's chunk ids ("{document_id}#{index}"); an id of another form is skipped."""
+    found: dict[str, tuple[int, int]] = {}
+    for id_ in ids:
+        document_id, _, suffix = id_.rpartition("#")
+        if not document_id or not suffix.isdecimal():
+            continue
+        count, last = found.get(document_id, (0, -1))
+        found[document_id] = (count + 1, max(last, int(suffix)))
+    return [
+        DocumentChunks(document_id=key, count=count, last_index=last) for key, (count, last) in found.items()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
 class RetrievedChunk:
     document_id: str
     chunk_index: int
@@ -191,6 +218,14 @@ class VectorStoreProvider(Protocol):
 
     def delete_bot(self, *, bot_id: str) -> bool: ...
 
+    def bot_ids(self) -> list[str]:
+        """Every bot with something stored, in no particular order (the consistency check's sweep)."""
+        ...
+
+    def document_chunks(self, *, bot_id: str) -> list[DocumentChunks]:
+        """What is stored of each of the bot's documents; [] for a bot with nothing stored."""
+        ...
+
 
 @runtime_checkable
 class LexicalIndexProvider(Protocol):
@@ -209,6 +244,40 @@ class LexicalIndexProvider(Protocol):
     def delete_document(self, *, bot_id: str, document_id: str) -> int: ...
 
     def delete_bot(self, *, bot_id: str) -> bool: ...
+
+    def bot_ids(self) -> list[str]:
+        """Every bot with something stored, in no particular order (the consistency check's sweep)."""
+        ...
+
+    def document_chunks(self, *, bot_id: str) -> list[DocumentChunks]:
+        """What is stored of each of the bot's documents; [] for a bot with nothing stored."""
+        ...
+
+
+@runtime_checkable
+class DeletionRegistry(Protocol):
+    """Remembers which documents and bots were deleted, by every agent process of one data directory.
+
+    A write that was already under way when its document or bot was deleted (its client gave up waiting,
+    the deletion ran meanwhile) asks afterwards and undoes itself, so nothing of a deleted document
+    outlives the deletion whatever the order of the two.
+    """
+
+    name: str
+
+    def record_document(self, *, bot_id: str, document_id: str) -> None: ...
+
+    def record_bot(self, *, bot_id: str) -> None: ...
+
+    def is_deleted(self, *, bot_id: str, document_id: str) -> bool:
+        """True when the document, or its whole bot, was deleted."""
+        ...
+
+
+class Checkpoints(Protocol):
+    """Named points of a document's storing where a fault test may hold the agent (checkpoints.py)."""
+
+    def reach(self, point: str, batch: ChunkBatch) -> None: ...
 
 
 @runtime_checkable

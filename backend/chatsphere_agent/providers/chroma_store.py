@@ -24,7 +24,14 @@ from chromadb.base_types import LiteralValue, LogicalOperator, Where, WhereOpera
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 
-from chatsphere_agent.providers.base import ChunkBatch, ProviderError, RetrievedChunk, check_upsert
+from chatsphere_agent.providers.base import (
+    ChunkBatch,
+    DocumentChunks,
+    ProviderError,
+    RetrievedChunk,
+    check_upsert,
+    chunks_by_document,
+)
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
@@ -147,6 +154,21 @@ class ChromaStore:
             except NotFoundError:
                 return False
         return True
+
+    def bot_ids(self) -> list[str]:
+        with self._errors():
+            return [collection.name for collection in self._client.list_collections()]
+
+    def document_chunks(self, *, bot_id: str) -> list[DocumentChunks]:
+        ids: list[str] = []
+        with self._errors():
+            collection = self._collection_or_none(bot_id)
+            while collection is not None:
+                page = collection.get(include=[], limit=self._max_batch, offset=len(ids))["ids"]
+                ids.extend(page)
+                if len(page) < self._max_batch:
+                    break
+        return chunks_by_document(ids)
 
     def _collection_or_none(self, bot_id: str) -> Collection | None:
         try:

@@ -22,14 +22,17 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from uuid import UUID
 
-from chatsphere_agent.providers.base import ChunkBatch, ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import ChunkBatch, DocumentChunks, ProviderError, RetrievedChunk
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
 
 BUSY_TIMEOUT_S = 30.0
 _BOT_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
+# A bot's chunk table (not one of FTS5's shadow tables, nor a trigger): "chunks_" and the UUID's hex.
+_CHUNKS_TABLE = re.compile(r"^chunks_([0-9a-f]{32})$")
 # Words as FTS5's unicode61 tokenizer sees them; each is quoted in the MATCH expression, so no user text
 # is ever read as FTS5 query syntax (AND, NEAR, column filters, ...).
 _TOKEN = re.compile(r"\w+")
@@ -114,6 +117,24 @@ class SqliteLexicalIndex:
             connection.execute(f"DROP TABLE {fts_table}")
             connection.execute(f"DROP TABLE {chunks_table}")
         return True
+
+    def bot_ids(self) -> list[str]:
+        with self._connection() as connection:
+            names = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        return [str(UUID(hex=match[1])) for (name,) in names if (match := _CHUNKS_TABLE.match(name))]
+
+    def document_chunks(self, *, bot_id: str) -> list[DocumentChunks]:
+        chunks_table, _ = self._tables(bot_id)
+        with self._connection() as connection:
+            if not self._exists(connection, chunks_table):
+                return []
+            rows = connection.execute(
+                f"SELECT document_id, COUNT(*), MAX(chunk_index) FROM {chunks_table} GROUP BY document_id"
+            ).fetchall()
+        return [
+            DocumentChunks(document_id=str(document), count=count, last_index=last)
+            for document, count, last in rows
+        ]
 
     def _tables(self, bot_id: str) -> tuple[str, str]:
         # Table names cannot be bound parameters; a bot id is a UUID, checked before it becomes a name.
