@@ -182,6 +182,12 @@ MAX_DOCUMENT_CHUNKS = env.int("MAX_DOCUMENT_CHUNKS", default=3000)
 # A document whose ingestion was started this many times without finishing (each start killed its
 # worker) ends ERROR instead of being redelivered forever.
 MAX_INGEST_ATTEMPTS = env.int("MAX_INGEST_ATTEMPTS", default=3)
+# An ingestion whose agent went away mid-document (a crash, a restart: the connection dropped or was refused)
+# waits this long for it to answer /health again, then sends the whole document again; 0 gives up at once.
+# Celery workers only: an ingestion run in the request (no broker) never waits.
+INGEST_AGENT_WAIT_SECONDS = env.float("INGEST_AGENT_WAIT_SECONDS", default=60.0)
+if not 0 <= INGEST_AGENT_WAIT_SECONDS < 240:
+    raise ImproperlyConfigured("Need 0 <= INGEST_AGENT_WAIT_SECONDS < 240 (inside the task's time limit).")
 _INGESTION_LIMITS = (
     MAX_DOCX_UNCOMPRESSED_BYTES, MAX_DOCX_MEMBERS, MAX_PDF_PAGES, MAX_DOCUMENT_CHARS, MAX_DOCUMENT_CHUNKS,
     MAX_INGEST_ATTEMPTS,

@@ -14,6 +14,7 @@ Run with `-p testsupport.services -p testsupport.stack.plugin`.
 from __future__ import annotations
 
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,8 @@ MAX_INGEST_ATTEMPTS = 2
 CHUNK_SIZE = 60
 DJANGO_WORKERS = 3
 WARM_POOL_SIZE = 8
+AGENT_DATA_DISK_MB = 64
+FINAL_CHECK = "test_after_the_whole_suite_the_indexes_hold_exactly_what_django_has"
 
 
 # Low limits and short deadlines, so each fault shows in seconds; production's TLS and proxy settings.
@@ -66,8 +69,32 @@ def checkpoint_dir(stack_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack_settings(stack_redis_settings: dict[str, str], checkpoint_dir: Path) -> dict[str, str]:
+def agent_data_disk(stack_dir: Path) -> Iterator[Path | None]:
+    """The agent's data directory (AGENT_DATA_DIR) on a filesystem of its own, which a test fills up: a tmpfs
+    of AGENT_DATA_DISK_MB (the suite runs as root). None when it cannot be mounted; the test that needs it
+    fails under CI."""
+    directory = stack_dir / "agent"
+    directory.mkdir()
+    command = ["mount", "-t", "tmpfs", "-o", f"size={AGENT_DATA_DISK_MB}m", "tmpfs", str(directory)]
+    if subprocess.run(command, capture_output=True, check=False).returncode != 0:
+        yield None
+        return
+    yield directory
+    subprocess.run(["umount", str(directory)], check=False)
+
+
+@pytest.fixture(scope="session")
+def stack_settings(
+    stack_redis_settings: dict[str, str], checkpoint_dir: Path, agent_data_disk: Path | None
+) -> dict[str, str]:
+    # agent_data_disk: mounted before the agent starts on it.
     return stack_redis_settings | FAULTS_SETTINGS | {"AGENT_TEST_CHECKPOINT_DIR": str(checkpoint_dir)}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The index check of the whole session's work runs after every other test of the suite."""
+    last = [item for item in items if item.name == FINAL_CHECK]
+    items[:] = [item for item in items if item.name != FINAL_CHECK] + last
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ implementations here, never by patching library internals.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
@@ -50,9 +51,26 @@ class ProviderError(Exception):
         return cls(f"{action} is unavailable ({detail})", provider=provider, retryable=True)
 
     @classmethod
+    def disk_full(cls, *, provider: str, action: str) -> ProviderError:
+        """The agent's own disk is full: retryable, once an operator has freed space."""
+        return cls(
+            f"{action} failed: the agent's disk is full; free space in its data directory, then retry",
+            provider=provider,
+            retryable=True,
+        )
+
+    @classmethod
     def unusable(cls, *, provider: str, action: str, detail: str) -> ProviderError:
         """A reply, or a request, the agent cannot use: retrying the same call would fail the same way."""
         return cls(f"{action}: {detail}", provider=provider, retryable=False)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC, as the OS, SQLite ("database or disk is full") and Chroma's core ("No space left") say it."""
+    message = str(exc)
+    return (
+        getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in message or "No space left" in message
+    )
 
 
 def answer_text(text: str, *, provider: str, detail: str = "") -> str:

@@ -31,6 +31,7 @@ from chatsphere_agent.providers.base import (
     RetrievedChunk,
     check_upsert,
     chunks_by_document,
+    is_disk_full,
 )
 
 if TYPE_CHECKING:
@@ -187,8 +188,10 @@ class ChromaStore:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except (ChromaError, ValueError) as exc:
+        except (ChromaError, ValueError, OSError, sqlite3.Error) as exc:
+            if is_disk_full(exc):
+                raise ProviderError.disk_full(provider=PROVIDER, action="Chroma") from exc
+            if isinstance(exc, (OSError, sqlite3.Error)):
+                # A locked database file can clear up; report it as a temporary outage.
+                raise ProviderError.unavailable(provider=PROVIDER, action="Chroma", detail=str(exc)) from exc
             raise ProviderError.unusable(provider=PROVIDER, action="Chroma", detail=str(exc)) from exc
-        except (OSError, sqlite3.Error) as exc:
-            # A full disk or a locked database file can clear up; report it as a temporary outage.
-            raise ProviderError.unavailable(provider=PROVIDER, action="Chroma", detail=str(exc)) from exc

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from chatsphere_agent.providers.base import ChunkBatch, DocumentChunks, ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import (
+    ChunkBatch,
+    DocumentChunks,
+    ProviderError,
+    RetrievedChunk,
+    is_disk_full,
+)
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
@@ -176,7 +182,9 @@ class SqliteLexicalIndex:
             ) as connection:
                 yield connection
         except sqlite3.OperationalError as exc:
-            # "database is locked" after the busy timeout, a full disk: temporary outages.
+            if is_disk_full(exc):
+                raise ProviderError.disk_full(provider=self.name, action="lexical index") from exc
+            # "database is locked" after the busy timeout: a temporary outage.
             raise ProviderError(f"lexical index failed: {exc}", provider=self.name, retryable=True) from exc
         except sqlite3.Error as exc:
             raise ProviderError(f"lexical index failed: {exc}", provider=self.name, retryable=False) from exc

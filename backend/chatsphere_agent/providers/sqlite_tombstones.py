@@ -15,7 +15,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatsphere_agent.providers.base import ProviderError
+from chatsphere_agent.providers.base import ProviderError, is_disk_full
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
@@ -68,6 +68,8 @@ class SqliteDeletionRegistry:
                 yield connection
         except sqlite3.OperationalError as exc:
             # A locked or full disk: a deletion must not be reported done without its record.
+            if is_disk_full(exc):
+                raise ProviderError.disk_full(provider="sqlite", action="deletion registry") from exc
             raise ProviderError.unavailable(
                 provider="sqlite", action="deletion registry", detail=str(exc)
             ) from exc
