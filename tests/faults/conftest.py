@@ -35,7 +35,7 @@ MAX_INGEST_ATTEMPTS = 2
 CHUNK_SIZE = 60
 DJANGO_WORKERS = 3
 WARM_POOL_SIZE = 8
-AGENT_DATA_DISK_MB = 64
+AGENT_DATA_DISK_MB = 256
 FINAL_CHECK = "test_after_the_whole_suite_the_indexes_hold_exactly_what_django_has"
 
 
