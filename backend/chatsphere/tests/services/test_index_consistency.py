@@ -75,7 +75,7 @@ def test_a_ready_document_the_index_lost_is_found_and_ingested_again(
     agent: InMemoryAgent,
     lose: Callable[[list[str]], object],
     finding: str,
-    django_capture_on_commit_callbacks: Callable[..., object],
+    django_capture_on_commit_callbacks,
 ) -> None:
     document = _ready(agent, text="\n\n".join(CHUNKS))
     held = agent.vectors[document.bot_id][document.id]
@@ -84,7 +84,7 @@ def test_a_ready_document_the_index_lost_is_found_and_ingested_again(
         del agent.vectors[document.bot_id]
 
     report = index_check(index=InMemoryAgentIndex(agent))
-    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+    with django_capture_on_commit_callbacks(execute=True):
         repair = index_repair(report=report)
 
     assert getattr(report, finding) == [document.id]
