@@ -45,6 +45,18 @@ _TOKEN = re.compile(r"\w+")
 MAX_QUERY_TERMS = 64
 
 
+def keep_wal(file: Path) -> sqlite3.Connection:
+    """A connection to `file` to hold open for the process's life, and never use.
+
+    SQLite deletes a database's WAL and shared-memory files when its last connection closes, and the next
+    connection creates them again; on a full disk that fails ("disk I/O error"), so even a read would. Held
+    open, the files stay, and a full disk fails only writes: chats keep answering from what is stored.
+    """
+    keeper = sqlite3.connect(file, check_same_thread=False)
+    keeper.execute("SELECT count(*) FROM sqlite_master").fetchall()  # they are opened at the first read
+    return keeper
+
+
 class SqliteLexicalIndex:
     """BM25 over each bot's chunks; `title_weight` scales a match in the document name against the body."""
 
@@ -55,6 +67,7 @@ class SqliteLexicalIndex:
         self._title_weight = title_weight
         with self._connection() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
+        self._wal_keeper = keep_wal(self._file)
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> SqliteLexicalIndex:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatsphere_agent.providers.base import ProviderError, is_disk_full
+from chatsphere_agent.providers.sqlite_lexical import keep_wal
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
@@ -36,6 +37,7 @@ class SqliteDeletionRegistry:
                 "CREATE TABLE IF NOT EXISTS deleted (bot_id TEXT NOT NULL, document_id TEXT NOT NULL, "
                 "PRIMARY KEY (bot_id, document_id)) WITHOUT ROWID"
             )
+        self._wal_keeper = keep_wal(self._file)
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> SqliteDeletionRegistry:
