@@ -237,6 +237,10 @@ if not AGENT_CONNECT_TIMEOUT_SECONDS <= AGENT_FIRST_BYTE_TIMEOUT_SECONDS <= AGEN
     )
 # A chat in flight holds one connection for its whole LLM call: this bounds concurrent chats per process.
 AGENT_MAX_CONNECTIONS = env.int("AGENT_MAX_CONNECTIONS", default=200)
+# Chunks per /embed_and_store request; the agent takes at most 256. Fault tests lower it: small documents.
+AGENT_EMBED_BATCH_CHUNKS = env.int("AGENT_EMBED_BATCH_CHUNKS", default=256)
+if not 1 <= AGENT_EMBED_BATCH_CHUNKS <= 256:
+    raise ImproperlyConfigured("AGENT_EMBED_BATCH_CHUNKS must be between 1 and 256.")
 
 # Celery: no broker → tasks run eagerly in-process (embedded run, tests).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"

@@ -36,6 +36,8 @@ CHUNK_SIZE = 60
 DJANGO_WORKERS = 3
 WARM_POOL_SIZE = 8
 AGENT_DATA_DISK_MB = 256
+# Chunks per /embed_and_store: a document of a few batches stays quick to embed.
+EMBED_BATCH_CHUNKS = 64
 FINAL_CHECK = "test_after_the_whole_suite_the_indexes_hold_exactly_what_django_has"
 
 
@@ -52,8 +54,9 @@ FAULTS_SETTINGS = {
     "AGENT_FIRST_BYTE_TIMEOUT_SECONDS": str(AGENT_FIRST_BYTE_TIMEOUT_S),
     "AGENT_TIMEOUT_SECONDS": str(AGENT_TOTAL_TIMEOUT_S),
     "MAX_INGEST_ATTEMPTS": str(MAX_INGEST_ATTEMPTS),
-    "CHUNK_SIZE": str(CHUNK_SIZE),  # small chunks, quick to embed: 20 KB of text is two embed batches
+    "CHUNK_SIZE": str(CHUNK_SIZE),  # small chunks, quick to embed
     "CHUNK_OVERLAP": "0",
+    "AGENT_EMBED_BATCH_CHUNKS": str(EMBED_BATCH_CHUNKS),
     "API_PAGE_SIZE": "2",
     # A warm pool in every worker: after a failover all of them are dead at once.
     "DATABASE_POOL_MIN_SIZE": str(WARM_POOL_SIZE),

@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.faults.test_ingestion import MAX_CHUNKS_PER_REQUEST, _long_text, _upload
+from tests.faults.conftest import EMBED_BATCH_CHUNKS
+from tests.faults.test_ingestion import _long_text, _upload
 from tests.integration.helpers import (
     QUESTION,
     chat,
@@ -35,8 +36,8 @@ pytestmark = pytest.mark.slow
 
 EVENT_TIMEOUT_S = 30.0
 POLL_S = 0.02
-# Three batches: the worker sends chunks 0-255, 256-511, then 512 and on.
-CHUNKS = 2 * MAX_CHUNKS_PER_REQUEST + 8
+# Three batches: the worker sends chunks 0-63, 64-127, then 128 and on.
+CHUNKS = 2 * EMBED_BATCH_CHUNKS + 8
 
 
 class Checkpoints:
@@ -83,9 +84,9 @@ def wait_for_tasks(worker: ServerProcess, count: int) -> None:
 @pytest.mark.parametrize(
     ("point", "first_chunk_index"),
     [
-        ("vectors", MAX_CHUNKS_PER_REQUEST),  # between batches 1 and 2
-        ("lexical", MAX_CHUNKS_PER_REQUEST),  # batch 2's vectors written, its lexical entries not yet
-        ("vectors", 2 * MAX_CHUNKS_PER_REQUEST),  # between batches 2 and 3, the last one
+        ("vectors", EMBED_BATCH_CHUNKS),  # between batches 1 and 2
+        ("lexical", EMBED_BATCH_CHUNKS),  # batch 2's vectors written, its lexical entries not yet
+        ("vectors", 2 * EMBED_BATCH_CHUNKS),  # between batches 2 and 3, the last one
     ],
     ids=["batch-boundary", "between-vector-and-lexical", "last-batch-boundary"],
 )
@@ -139,15 +140,15 @@ def test_an_agent_killed_while_storing_a_batch_is_waited_for_and_the_document_en
     the FTS5 file open, and the document ends READY with every chunk in both indexes (the worker waits for
     the agent and sends the document again); before, it ended ERROR with half of it in the vector store."""
     bot_id = create_bot(account.client)
-    hold = checkpoints.hold("lexical", bot_id, MAX_CHUNKS_PER_REQUEST)
+    hold = checkpoints.hold("lexical", bot_id, EMBED_BATCH_CHUNKS)
     try:
         document_id = _upload(
             account.client,
             bot_id=bot_id,
             name="ledger.txt",
-            content=_long_text("Halvorsen", chunks=MAX_CHUNKS_PER_REQUEST + 8),
+            content=_long_text("Halvorsen", chunks=EMBED_BATCH_CHUNKS + 8),
         )
-        checkpoints.wait_for("lexical", bot_id, MAX_CHUNKS_PER_REQUEST)
+        checkpoints.wait_for("lexical", bot_id, EMBED_BATCH_CHUNKS)
         agent.kill()
     finally:
         hold.unlink(missing_ok=True)
