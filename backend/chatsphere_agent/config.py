@@ -64,6 +64,9 @@ class AgentSettings(BaseSettings):
     llm_model: str = "llama3.2"
 
     agent_data_dir: Path = REPO_ROOT / "var" / "agent"
+    # Below this much free space on the data directory's disk, storing is refused (503, "disk is full") before
+    # anything is written: Chroma's core was seen to wedge after meeting ENOSPC mid-write. Reads go on.
+    min_free_disk_mb: int = Field(default=64, ge=0)
     retrieval_top_k: int = Field(default=4, ge=1, le=20)
     # Cosine similarity below which a chunk is not shown to the model nor cited. all-MiniLM-L6-v2 scores
     # unrelated passages around 0.0-0.2 and on-topic ones from about 0.3 up.
@@ -145,6 +148,10 @@ class AgentSettings(BaseSettings):
         if self.llm_base_url is not None:
             return "openai"
         return "gemini" if self.google_api_key is not None else "extractive"
+
+    @property
+    def min_free_disk_bytes(self) -> int:
+        return self.min_free_disk_mb * 1024 * 1024
 
     @property
     def chroma_dir(self) -> Path:

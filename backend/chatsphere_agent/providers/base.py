@@ -9,8 +9,10 @@ implementations here, never by patching library internals.
 from __future__ import annotations
 
 import errno
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 # The one retry policy of every outbound provider call (Gemini, Pinecone): these statuses are retried with
@@ -71,6 +73,13 @@ def is_disk_full(exc: BaseException) -> bool:
     return (
         getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in message or "No space left" in message
     )
+
+
+def check_room(path: Path, *, min_free_bytes: int, provider: str, action: str) -> None:
+    """Refuse a write up front when the disk under `path` is (nearly) full: a store that meets ENOSPC in
+    the middle of a write may not recover (Chroma's core was seen to wedge until restarted)."""
+    if min_free_bytes and shutil.disk_usage(path).free < min_free_bytes:
+        raise ProviderError.disk_full(provider=provider, action=action)
 
 
 def answer_text(text: str, *, provider: str, detail: str = "") -> str:

@@ -29,6 +29,7 @@ from chatsphere_agent.providers.base import (
     DocumentChunks,
     ProviderError,
     RetrievedChunk,
+    check_room,
     check_upsert,
     chunks_by_document,
     is_disk_full,
@@ -50,9 +51,12 @@ def chunk_id(document_id: str, chunk_index: int) -> str:
 
 
 class ChromaStore:
-    def __init__(self, *, path: Path, space: str | None = None) -> None:
-        """`space`: the embedding space of the vectors it will be given, recorded in each collection."""
+    def __init__(self, *, path: Path, space: str | None = None, min_free_bytes: int = 0) -> None:
+        """`space`: the embedding space of the vectors it will be given, recorded in each collection;
+        `min_free_bytes`: below this much free disk a write is refused (check_room)."""
         path.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._min_free_bytes = min_free_bytes
         self.name = f"{PROVIDER}:{path}"
         self._space = space
         self._client: ClientAPI = chromadb.PersistentClient(
@@ -66,7 +70,7 @@ class ChromaStore:
 
     @classmethod
     def from_settings(cls, settings: AgentSettings, *, space: str | None = None) -> ChromaStore:
-        return cls(path=settings.chroma_dir, space=space)
+        return cls(path=settings.chroma_dir, space=space, min_free_bytes=settings.min_free_disk_bytes)
 
     def index_dimension(self) -> int | None:
         """The dimension existing data was written with, so a changed embedding model fails at start-up."""
@@ -89,6 +93,7 @@ class ChromaStore:
         check_upsert(batch, provider=PROVIDER)
         if not batch.chunks:
             return 0
+        check_room(self._path, min_free_bytes=self._min_free_bytes, provider=PROVIDER, action="Chroma")
         indexes = batch.chunk_indexes
         ids = [chunk_id(batch.document_id, index) for index in indexes]
         metadatas: list[dict[str, str | int | float | bool | None]] = [

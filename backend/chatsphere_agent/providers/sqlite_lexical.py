@@ -29,6 +29,7 @@ from chatsphere_agent.providers.base import (
     DocumentChunks,
     ProviderError,
     RetrievedChunk,
+    check_room,
     is_disk_full,
 )
 
@@ -60,8 +61,9 @@ def keep_wal(file: Path) -> sqlite3.Connection:
 class SqliteLexicalIndex:
     """BM25 over each bot's chunks; `title_weight` scales a match in the document name against the body."""
 
-    def __init__(self, *, path: Path, title_weight: float = 1.0) -> None:
+    def __init__(self, *, path: Path, title_weight: float = 1.0, min_free_bytes: int = 0) -> None:
         path.mkdir(parents=True, exist_ok=True)
+        self._min_free_bytes = min_free_bytes
         self._file = path / "lexical.sqlite3"
         self.name = f"sqlite-fts5:{self._file}"
         self._title_weight = title_weight
@@ -71,10 +73,17 @@ class SqliteLexicalIndex:
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> SqliteLexicalIndex:
-        return cls(path=settings.lexical_dir, title_weight=settings.lexical_title_weight)
+        return cls(
+            path=settings.lexical_dir,
+            title_weight=settings.lexical_title_weight,
+            min_free_bytes=settings.min_free_disk_bytes,
+        )
 
     def upsert(self, batch: ChunkBatch) -> int:
         chunks_table, fts_table = self._tables(batch.bot_id)
+        check_room(
+            self._file.parent, min_free_bytes=self._min_free_bytes, provider=self.name, action="lexical index"
+        )
         indexes = batch.chunk_indexes
         rows = [
             (batch.document_id, index, batch.document_name or "", text)

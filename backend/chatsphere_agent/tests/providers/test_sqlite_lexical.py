@@ -153,3 +153,14 @@ def test_two_processes_on_one_file_lose_nothing(tmp_path: Path, bot_id: str) -> 
 
     fresh = SqliteLexicalIndex(path=path)
     assert len(fresh.query(bot_id=bot_id, text="shared", top_k=100)) == 40
+
+
+def test_a_write_is_refused_before_it_starts_when_the_disk_is_nearly_full(
+    tmp_path: Path, bot_id: str
+) -> None:
+    index = SqliteLexicalIndex(path=tmp_path / "lexical", min_free_bytes=1 << 62)
+
+    with pytest.raises(ProviderError, match="disk is full"):
+        index.upsert(ChunkBatch(bot_id=bot_id, document_id="d", chunks=["alpha"]))
+
+    assert index.document_chunks(bot_id=bot_id) == []
