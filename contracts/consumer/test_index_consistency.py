@@ -9,7 +9,7 @@ from uuid import UUID
 from pact import Pact, match
 
 from chatsphere.services.agent_client import HttpAgentClient
-from chatsphere.services.index_consistency import BotIndex, HttpAgentIndex, IndexedDocument
+from chatsphere.services.agent_index import BotIndex, HttpAgentIndex, IndexedDocument
 from contracts.consumer.test_agent_client import (
     BOT_WITH_DOCUMENTS,
     DOCUMENT,

@@ -11,7 +11,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from chatsphere.services.agent_client import AgentError
-from chatsphere.services.index_consistency import IndexReport, get_agent_index, index_check, index_repair
+from chatsphere.services.agent_index import get_agent_index
+from chatsphere.services.index_consistency import IndexReport, index_check, index_repair
 
 
 class Command(BaseCommand):

@@ -10,12 +10,8 @@ from django.utils import timezone
 
 from chatsphere.models import Document
 from chatsphere.services.agent_client import InMemoryAgent
-from chatsphere.services.index_consistency import (
-    InMemoryAgentIndex,
-    OrphanDocument,
-    index_check,
-    index_repair,
-)
+from chatsphere.services.agent_index import InMemoryAgentIndex
+from chatsphere.services.index_consistency import OrphanDocument, index_check, index_repair
 from chatsphere.tests.factories import BotFactory, DocumentFactory
 
 pytestmark = pytest.mark.django_db
