@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from uuid import UUID
 
 from pact import Pact, match
@@ -82,5 +83,5 @@ def test_the_agent_counts_what_each_index_holds_of_a_bots_documents(pact: Pact) 
     assert found == BotIndex(vectors=whole, lexical=whole)
 
 
-def _bot_index_path(bot_id: UUID) -> object:
+def _bot_index_path(bot_id: UUID) -> Any:
     return match.regex(f"/bots/{bot_id}/index", regex=r"^/bots/[0-9a-fA-F-]{36}/index$")

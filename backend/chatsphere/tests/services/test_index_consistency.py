@@ -27,7 +27,7 @@ def _indexed(agent: InMemoryAgent, document: Document, chunks: list[str] = CHUNK
 
 
 def _ready(agent: InMemoryAgent, **fields: object) -> Document:
-    document = DocumentFactory(**fields)
+    document = DocumentFactory.create(**fields)
     Document.objects.filter(pk=document.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
     return _indexed(agent, document)
 
@@ -93,9 +93,9 @@ def test_a_ready_document_the_index_lost_is_found_and_ingested_again(
 
 
 def test_documents_in_flight_are_not_judged(agent: InMemoryAgent) -> None:
-    DocumentFactory(status=Document.Status.PROCESSING, chunk_count=3)
-    DocumentFactory(status=Document.Status.READY, chunk_count=3, deleting=True)
-    DocumentFactory(status=Document.Status.READY, chunk_count=3)  # READY after the check began
+    DocumentFactory.create(status=Document.Status.PROCESSING, chunk_count=3)
+    DocumentFactory.create(status=Document.Status.READY, chunk_count=3, deleting=True)
+    DocumentFactory.create(status=Document.Status.READY, chunk_count=3)  # READY after the check began
 
     report = index_check(index=InMemoryAgentIndex(agent), now=timezone.now() - timedelta(seconds=5))
 
@@ -106,7 +106,7 @@ def test_documents_in_flight_are_not_judged(agent: InMemoryAgent) -> None:
 def test_the_command_reports_and_fails_until_repaired(
     agent: InMemoryAgent, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bot = BotFactory()
+    bot = BotFactory.create()
     agent.vectors[bot.id] = {uuid4(): ["left behind"]}
 
     with pytest.raises(SystemExit) as failed:
