@@ -4,6 +4,9 @@
 fact only that bot knows, waits for the document to be READY, then holds conversations of a few turns.
 `AgentChatUser` sends the same kind of questions to the agent's /chat directly (after seeding its own
 bot with /embed_and_store), so the difference between the two chat rows is what the Django hop costs.
+`DjangoStreamingUser` and `AgentStreamingUser` do the same with streamed answers (server-sent events),
+each turn recorded twice: the time to its first token and to its end, so the first-token rows show what
+the Django hop adds to the wait a person feels.
 
 Run it through `python -m loadtests.run_load` (it starts the stack), or against a running stack:
     PYTHONPATH=. LOAD_DJANGO_URL=... LOAD_AGENT_URL=... AGENT_SERVICE_TOKEN=... \
@@ -13,6 +16,7 @@ Every knob is in loadtests/config.py.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import secrets
@@ -30,13 +34,19 @@ from locust.stats import StatsEntry
 from loadtests.config import (
     AGENT_CHAT_PATH,
     AGENT_CHAT_REQUEST,
+    AGENT_STREAM_FIRST_TOKEN,
+    AGENT_STREAM_PATH,
+    AGENT_STREAM_TOTAL,
     DJANGO_CHAT_PATH,
     DJANGO_CHAT_REQUEST,
+    DJANGO_STREAM_FIRST_TOKEN,
+    DJANGO_STREAM_TOTAL,
     WIDGET_CHAT_PATH,
     WIDGET_CHAT_REQUEST,
     load_settings,
+    service_levels,
 )
-from loadtests.slo import RequestStats, ServiceLevels, result_to_json, slo_breaches
+from loadtests.slo import RequestStats, result_to_json, slo_breaches
 
 SETTINGS = load_settings()
 logger = logging.getLogger("loadtests")
@@ -231,6 +241,90 @@ class AgentChatUser(ChatUser):
         return answer
 
 
+def stream_turn(
+    user: ChatUser, path: str, body: dict[str, Any], *, grouped: str, first_token: str, whole: str
+) -> tuple[str, Any]:
+    """One streamed chat: its time to the first token and to its end as two entries of their own; returns
+    the answer's text and its sources. A stream that fails or ends without `done` fails both entries."""
+    started = time.perf_counter()
+    first_at: float | None = None
+    last_event, text, sources, problem = "", "", None, ""
+    response = user.client.request(
+        "POST",
+        path,
+        json=body,
+        headers={"Accept": "text/event-stream"},
+        stream=True,
+        name=f"{grouped} (opened)",
+    )
+    if response.status_code != 200:
+        problem = _problem(response)
+    else:
+        # Locust's readers wait for whole chunks of 1 kB; a line is here as soon as it arrives.
+        reader = response._response
+        while reader is not None and (line := reader.readline(b"\n")):
+            if line.startswith(b"event: "):
+                last_event = line[len(b"event: ") :].strip().decode()
+            elif line.startswith(b"data: ") and last_event in {"token", "sources", "done", "error"}:
+                data = json.loads(line[len(b"data: ") :])
+                if last_event == "token":
+                    first_at = first_at or time.perf_counter()
+                    text += data["text"]
+                elif last_event == "sources":
+                    sources = data["sources"]
+                elif last_event == "error":
+                    problem = f"error event {data['error']['code']}"
+        if not problem and last_event != "done":
+            problem = f"the stream ended with {last_event!r}, not done"
+        elif not problem and sources is None:
+            problem = "the stream sent no sources"
+    ended = time.perf_counter()
+    failure = RuntimeError(problem) if problem else None
+    for name, at in ((first_token, first_at or ended), (whole, ended)):
+        user.environment.events.request.fire(
+            request_type="SSE",
+            name=name.removeprefix("SSE "),
+            response_time=(at - started) * 1000,
+            response_length=len(text),
+            exception=failure,
+            context={},
+        )
+    return text, sources
+
+
+class DjangoStreamingUser(DjangoChatUser):
+    """A product user whose answers stream, as the web app shows them."""
+
+    chat_request = DJANGO_STREAM_TOTAL
+
+    def _chat(self, conversation_id: object, question: str) -> None:
+        stream_turn(
+            self,
+            f"/api/conversations/{conversation_id}/chat/",
+            {"message": question},
+            grouped=DJANGO_CHAT_PATH,
+            first_token=DJANGO_STREAM_FIRST_TOKEN,
+            whole=DJANGO_STREAM_TOTAL,
+        )
+
+
+class AgentStreamingUser(AgentChatUser):
+    """A caller of the agent's /chat/stream with no Django in between: the baseline of the first token."""
+
+    chat_request = AGENT_STREAM_TOTAL
+
+    def _chat(self, question: str, history: list[dict[str, str]]) -> str:
+        answer, _ = stream_turn(
+            self,
+            AGENT_STREAM_PATH,
+            {"bot_id": self.bot_id, "message": question, "history": history},
+            grouped=AGENT_STREAM_PATH,
+            first_token=AGENT_STREAM_FIRST_TOKEN,
+            whole=AGENT_STREAM_TOTAL,
+        )
+        return answer
+
+
 WIDGET_ORIGIN = "https://shop.load.invalid"
 
 
@@ -333,12 +427,9 @@ class WidgetVisitor(ChatUser):
 @events.quitting.add_listener
 def check_service_levels(environment: Environment, **_kwargs: object) -> None:
     """Judge the final tally: any breached level makes locust exit 1, with the level named in the log."""
-    levels = ServiceLevels(
-        p95_ms=SETTINGS.p95_ms,
-        max_error_ratio=SETTINGS.max_error_ratio,
-        latency_checked=tuple(
-            user.chat_request for user in environment.user_classes if issubclass(user, ChatUser)
-        ),
+    levels = service_levels(
+        settings=SETTINGS,
+        user_classes=[user.__name__ for user in environment.user_classes if issubclass(user, ChatUser)],
     )
     rows = [_as_row(f"{entry.method} {entry.name}", entry) for entry in environment.stats.entries.values()]
     total = _as_row("Aggregated", environment.stats.total)
@@ -352,7 +443,12 @@ def check_service_levels(environment: Environment, **_kwargs: object) -> None:
     for breach in breaches:
         logger.error(breach)
     if not breaches:
-        logger.info("SLOs met (p95 <= %.0f ms, error ratio <= %s)", levels.p95_ms, levels.max_error_ratio)
+        logger.info(
+            "SLOs met (p95 <= %.0f ms, first token p95 <= %.0f ms, error ratio <= %s)",
+            levels.p95_ms,
+            levels.first_token_p95_ms,
+            levels.max_error_ratio,
+        )
     environment.process_exit_code = 1 if breaches else 0
 
 

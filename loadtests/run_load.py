@@ -5,10 +5,12 @@
 The stack is testsupport.stack's, on embedded defaults in a fresh temporary directory: Django as
 scripts/serve_django.sh serves it with LOAD_DJANGO_WORKERS workers on a new SQLite file (WAL, IMMEDIATE
 transactions) with migrations applied, the agent under uvicorn with LOAD_AGENT_WORKERS workers (local
-embeddings, Chroma, extractive answers), generated secrets, DEBUG off, Celery eager, the chat throttle
-raised out of the way. Both listen on free ports. Locust runs headless in its own process (importing it
-here would monkey-patch this process with gevent); its CSV/HTML reports and the services' logs go to
-LOAD_REPORT_DIR/<timestamp>/. The exit status is locust's: non-zero when a service level is breached.
+embeddings, Chroma), answering with testsupport's stand-in OpenAI-compatible LLM at the pace of
+LOAD_LLM_* (a real model's seconds, which the extractive answerer's milliseconds would hide), generated
+secrets, DEBUG off, Celery eager, the chat throttle raised out of the way. Both listen on free ports.
+Locust runs headless in its own process (importing it here would monkey-patch this process with gevent);
+its CSV/HTML reports and the services' logs go to LOAD_REPORT_DIR/<timestamp>/. The exit status is
+locust's: non-zero when a service level is breached.
 """
 
 from __future__ import annotations
@@ -20,23 +22,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
 from loadtests.config import (
     AGENT_CHAT_REQUEST,
-    CHAT_REQUEST_OF_USER,
+    AGENT_STREAM_TOTAL,
     DEFAULT_USER_CLASSES,
     DJANGO_CHAT_REQUEST,
+    DJANGO_STREAM_TOTAL,
     LoadSettings,
     load_settings,
+    service_levels,
 )
-from loadtests.slo import RequestStats, ServiceLevels, result_from_json, slo_breaches
+from loadtests.slo import RequestStats, first_token_added_ms, result_from_json, slo_breaches
 from testsupport.processes import ProcessError
 from testsupport.stack import BIN, REPO, UNLIMITED_RATE, running_stack, sqlite_url, stack_environment
+from testsupport.standin_llm import LLMProfile, StandInLLM
 
 STOP_GRACE_S = 20.0
 # The per-visitor and per-key widget limits a load run may set (tox -e load-widget does).
@@ -54,7 +59,21 @@ def main(argv: Sequence[str]) -> int:
     try:
         with ExitStack() as cleanup:
             state_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="chatsphere-load-")))
-            env = load_environment(state_dir)
+            llm = cleanup.enter_context(
+                _standin_llm(
+                    LLMProfile(
+                        ttft_s=settings.llm_ttft_s,
+                        tokens_per_s=settings.llm_tokens_per_s,
+                        answer_tokens=settings.llm_answer_tokens,
+                    ),
+                    log_dir=run_dir,
+                )
+            )
+            env = load_environment(state_dir) | {
+                "LLM_PROVIDER": "openai",
+                "LLM_BASE_URL": llm.base_url,
+                "LLM_MODEL": "standin",
+            }
             print(
                 f"==> starting the agent ({settings.agent_workers} uvicorn workers) and Django"
                 f" ({settings.django_workers} uvicorn workers)"
@@ -107,6 +126,15 @@ def load_environment(state_dir: Path) -> dict[str, str]:
         }
         | widget_limits
     )
+
+
+@contextmanager
+def _standin_llm(profile: LLMProfile, *, log_dir: Path) -> Iterator[StandInLLM]:
+    llm = StandInLLM(profile=profile, log_dir=log_dir)
+    try:
+        yield llm
+    finally:
+        llm.stop()
 
 
 def _locust_command(settings: LoadSettings, *, run_dir: Path, user_classes: Sequence[str]) -> list[str]:
@@ -163,25 +191,32 @@ def _stop_on_sigterm() -> None:
 def _summary(result_json: str, settings: LoadSettings, *, user_classes: Sequence[str]) -> str:
     """The chat rows of both paths, the Django/direct ratio, and the verdict, as printed text."""
     rows, total = result_from_json(result_json)
-    checked = tuple(
-        request for user, request in CHAT_REQUEST_OF_USER.items() if not user_classes or user in user_classes
-    )
+    levels = service_levels(settings=settings, user_classes=user_classes)
+    checked = levels.latency_checked + levels.first_token_checked
     by_label = {row.label: row for row in rows}
     lines = ["", _table_line("chat request", "requests", "fails", "p50 ms", "p95 ms", "p99 ms", "req/s")]
     lines += [_stats_line(by_label[label]) for label in checked if label in by_label]
     lines.append(_stats_line(replace(total, label="all requests")))
-    django, direct = by_label.get(DJANGO_CHAT_REQUEST), by_label.get(AGENT_CHAT_REQUEST)
-    if django and direct and direct.p50_ms and direct.p95_ms:
-        lines.append(
-            f"Django path / direct agent path: p50 x{django.p50_ms / direct.p50_ms:.2f},"
-            f" p95 x{django.p95_ms / direct.p95_ms:.2f}"
-        )
-    levels = ServiceLevels(
-        p95_ms=settings.p95_ms, max_error_ratio=settings.max_error_ratio, latency_checked=checked
-    )
+    for kind, (django_label, agent_label) in {
+        "JSON": (DJANGO_CHAT_REQUEST, AGENT_CHAT_REQUEST),
+        "streamed": (DJANGO_STREAM_TOTAL, AGENT_STREAM_TOTAL),
+    }.items():
+        django, direct = by_label.get(django_label), by_label.get(agent_label)
+        if django and direct and direct.p50_ms and direct.p95_ms:
+            lines.append(
+                f"Django path / direct agent path, {kind}: p50 x{django.p50_ms / direct.p50_ms:.2f},"
+                f" p95 x{django.p95_ms / direct.p95_ms:.2f}"
+            )
+    if levels.first_token_pair is not None:
+        added = first_token_added_ms(requests=rows, pair=levels.first_token_pair)
+        if added is not None:
+            lines.append(f"Django adds {added:.0f} ms to the first token at p50")
     breaches = slo_breaches(requests=rows, total=total, levels=levels)
     lines += breaches or [
-        f"SLOs met: chat p95 <= {settings.p95_ms:.0f} ms, error ratio <= {settings.max_error_ratio}"
+        f"SLOs met: chat p95 <= {settings.p95_ms:.0f} ms,"
+        f" first token p95 <= {settings.first_token_p95_ms:.0f} ms"
+        f" and Django adding <= {settings.max_first_token_added_ms:.0f} ms to it at p50,"
+        f" error ratio <= {settings.max_error_ratio}"
     ]
     return "\n".join(lines)
 
@@ -199,7 +234,7 @@ def _stats_line(row: RequestStats) -> str:
 
 
 def _table_line(label: str, *cells: str) -> str:
-    return f"{label:<40}" + "".join(f"{cell:>10}" for cell in cells)
+    return f"{label:<48}" + "".join(f"{cell:>10}" for cell in cells)
 
 
 if __name__ == "__main__":

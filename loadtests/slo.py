@@ -35,6 +35,20 @@ class ServiceLevels:
     p95_ms: float
     max_error_ratio: float
     latency_checked: tuple[str, ...]  # labels whose p95 must stay under p95_ms; each must have run
+    first_token_p95_ms: float = 0.0
+    first_token_checked: tuple[str, ...] = ()  # labels whose p95 must stay under first_token_p95_ms
+    # (Django's first-token label, the agent's): Django may add at most max_first_token_added_ms at p50.
+    first_token_pair: tuple[str, str] | None = None
+    max_first_token_added_ms: float = 0.0
+
+
+def first_token_added_ms(*, requests: Sequence[RequestStats], pair: tuple[str, str]) -> float | None:
+    """Django's first-token p50 minus the agent's; None unless both ran."""
+    by_label = {row.label: row for row in requests}
+    django, agent = by_label.get(pair[0]), by_label.get(pair[1])
+    if django is None or agent is None or not django.requests or not agent.requests:
+        return None
+    return django.p50_ms - agent.p50_ms
 
 
 def slo_breaches(
@@ -56,6 +70,21 @@ def slo_breaches(
             breaches.append(f"SLO breached: no '{label}' request was made, so its p95 cannot be judged")
         elif row.p95_ms > levels.p95_ms:
             breaches.append(f"SLO breached: p95 of '{label}' is {row.p95_ms:.0f} ms > {levels.p95_ms:.0f} ms")
+    for label in levels.first_token_checked:
+        row = by_label.get(label)
+        if row is None or row.requests == 0:
+            breaches.append(f"SLO breached: no '{label}' was measured, so its p95 cannot be judged")
+        elif row.p95_ms > levels.first_token_p95_ms:
+            breaches.append(
+                f"SLO breached: p95 of '{label}' is {row.p95_ms:.0f} ms > {levels.first_token_p95_ms:.0f} ms"
+            )
+    if levels.first_token_pair is not None:
+        added = first_token_added_ms(requests=requests, pair=levels.first_token_pair)
+        if added is not None and added > levels.max_first_token_added_ms:
+            breaches.append(
+                f"SLO breached: Django adds {added:.0f} ms to the first token at p50"
+                f" > {levels.max_first_token_added_ms:.0f} ms"
+            )
     return breaches
 
 

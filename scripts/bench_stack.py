@@ -45,7 +45,13 @@ from bench_agent import percentile, synthetic_chunk  # noqa: E402
 
 from tests.e2e.api import ApiUser  # noqa: E402
 from testsupport.local_servers import LocalServer, postgres_bindir, start_local_postgres  # noqa: E402
-from testsupport.stack import HARNESS_MODEL_CACHE_DIR, AgentServer, DjangoServer, stack_environment  # noqa: E402
+from testsupport.stack import (  # noqa: E402
+    HARNESS_MODEL_CACHE_DIR,
+    PRODUCTION_DJANGO_WORKERS,
+    AgentServer,
+    DjangoServer,
+    stack_environment,
+)
 
 CHUNK_CHARS = 990  # one paragraph per chunk under Django's default CHUNK_SIZE (1000)
 KNOWLEDGE_CHUNKS = 20
@@ -161,7 +167,11 @@ def main() -> None:
         agent = AgentServer(env=env, log_dir=state_dir / "logs")
         cleanup.callback(agent.stop)
         agent.start()
-        django = DjangoServer(env=env | {"AGENT_SERVICE_URL": agent.url}, log_dir=state_dir / "logs")
+        django = DjangoServer(
+            env=env | {"AGENT_SERVICE_URL": agent.url},
+            log_dir=state_dir / "logs",
+            workers=PRODUCTION_DJANGO_WORKERS,
+        )
         cleanup.callback(django.stop)
         django.start()
         print(f"stack up: agent {agent.url}, Django {django.url} on {args.database}; {os.cpu_count()} CPUs")

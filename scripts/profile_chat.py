@@ -44,7 +44,7 @@ DJANGO_PARTS = [
     ("conversation_reply (service)", "chatsphere/services/conversations.py", "conversation_reply"),
     ("  history read", "chatsphere/selectors.py", "message_history"),
     ("  message writes (2 x create)", "django/db/models/query.py", "create"),
-    ("  HTTP hop to the agent (call_chat)", "chatsphere/services/agent_client.py", "call_chat"),
+    ("  HTTP hop to the agent (acall_chat)", "chatsphere/services/agent_client.py", "acall_chat"),
     ("  document-name lookup", "chatsphere/selectors.py", "document_names"),
     ("reply serialization (.data)", "rest_framework/serializers.py", "data"),
     ("JSON rendering", "rest_framework/renderers.py", "render"),
@@ -134,7 +134,7 @@ def agent_stages(*, chats: int, state_dir: Path) -> None:
         second = time.perf_counter()
         found = store.query(bot_id=bot_id, vector=vector, top_k=4)
         third = time.perf_counter()
-        answerer.answer(request=AnswerRequest(question=question, context=found))
+        answerer.quote(request=AnswerRequest(question=question, context=found))
         fourth = time.perf_counter()
         if index >= 10:  # after a warm-up
             for key, seconds in zip(totals, (second - first, third - second, fourth - third), strict=True):

@@ -11,6 +11,7 @@ class ChatsphereConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.models import User
 
+        import config.middleware  # noqa: F401  # registers its deploy check
         from chatsphere.services.users import revoke_tokens_on_password_change
 
         pre_save.connect(revoke_tokens_on_password_change, sender=User, dispatch_uid="revoke-tokens")

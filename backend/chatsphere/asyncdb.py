@@ -28,6 +28,6 @@ def in_db_thread(function: Callable[P, R], *, thread_sensitive: bool = True) -> 
         finally:
             for connection in connections.all(initialized_only=True):
                 if not connection.in_atomic_block:
-                    connection.close()
+                    connection.close_if_unusable_or_obsolete()
 
     return sync_to_async(returning_its_connection, thread_sensitive=thread_sensitive)

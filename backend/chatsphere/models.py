@@ -71,6 +71,34 @@ class Bot(TimeStampedModel):
         return self.name
 
 
+class WebsiteSource(TimeStampedModel):
+    """A website a bot learns from: crawled from `start_url` (and its sitemap), each page a Document."""
+
+    class Status(models.TextChoices):
+        CRAWLING = "CRAWLING", "Crawling"
+        READY = "READY", "Ready"
+        ERROR = "ERROR", "Error"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="website_sources")
+    start_url = models.URLField(max_length=2000, help_text="Pages of its scheme and host are crawled.")
+    sitemap_url = models.URLField(max_length=2000, blank=True, help_text="Optional; on the same site.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CRAWLING)
+    message = models.TextField(
+        blank=True, help_text="Why the crawl failed (ERROR), or a limit it stopped at (READY)."
+    )
+    recrawl_interval_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Crawl again this often (null: only when asked)."
+    )
+    crawl_started_at = models.DateTimeField(null=True, blank=True)
+    crawled_at = models.DateTimeField(null=True, blank=True, help_text="When the last crawl finished.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.start_url
+
+
 def document_upload_path(instance: "Document", filename: str) -> str:
     # The stored name never reuses the client's file name: it only keeps the (validated) extension.
     suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
@@ -98,10 +126,22 @@ class Document(TimeStampedModel):
     deleting = models.BooleanField(
         default=False, help_text="Set before its vectors are deleted: ingestion then stores no more of them."
     )
+    # A page of a website source: its address (the document's text is the page's main text).
+    source = models.ForeignKey(
+        WebsiteSource, on_delete=models.CASCADE, related_name="pages", null=True, blank=True
+    )
+    url = models.URLField(max_length=2000, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["bot", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "url"],
+                condition=models.Q(source__isnull=False),
+                name="document_unique_page",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -170,6 +210,8 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        # A chat turn reads the conversation's latest messages: an index range, however long it grew.
+        indexes = [models.Index(fields=["conversation", "created_at"], name="message_conversation_time")]
         constraints = [
             # One user message and one reply per key: resending a failed send reuses them.
             models.UniqueConstraint(

@@ -4,20 +4,37 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
-from chatsphere.models import Bot, Chunk, Conversation, Document, Message
+from chatsphere.models import Bot, Chunk, Conversation, Document, Message, WebsiteSource
 
 
 def bot_list(*, owner: User) -> QuerySet[Bot]:
     return Bot.objects.filter(owner=owner)
 
 
-def document_list(*, owner: User, bot_id: UUID | None = None) -> QuerySet[Document]:
+def document_list(
+    *, owner: User, bot_id: UUID | None = None, source_id: UUID | None = None
+) -> QuerySet[Document]:
     documents = Document.objects.filter(bot__owner=owner)
     if bot_id is not None:
         documents = documents.filter(bot_id=bot_id)
+    if source_id is not None:
+        documents = documents.filter(source_id=source_id)
     return documents
+
+
+def website_source_list(*, owner: User, bot_id: UUID | None = None) -> QuerySet[WebsiteSource]:
+    """The owner's website sources, each with `page_count`."""
+    # Meta.ordering does not apply to a GROUP BY query: ordered here, or pages of the list would shift.
+    sources = (
+        WebsiteSource.objects.filter(bot__owner=owner)
+        .annotate(page_count=Count("pages"))
+        .order_by("-created_at")
+    )
+    if bot_id is not None:
+        sources = sources.filter(bot_id=bot_id)
+    return sources
 
 
 def chunk_list(*, document: Document) -> QuerySet[Chunk]:

@@ -17,3 +17,24 @@ def ingest_document(document_id: str, bot_id: str | None = None) -> str | None:
 
     document = document_ingest(document_id=UUID(document_id), bot_id=None if bot_id is None else UUID(bot_id))
     return None if document is None else document.status
+
+
+@shared_task(name="chatsphere.crawl_website_source", acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]  # celery ships no types
+def crawl_website_source(source_id: str) -> str | None:
+    """Crawl one website source, storing its pages as documents; returns its final status (None if deleted).
+
+    Bounded by CRAWL_* settings well inside CELERY_TASK_SOFT_TIME_LIMIT_SECONDS.
+    """
+    # Imported in the body (Django-Styleguide, Celery): the service imports this task at module level.
+    from chatsphere.services.website_sources import website_source_crawl
+
+    source = website_source_crawl(source_id=UUID(source_id))
+    return None if source is None else source.status
+
+
+@shared_task(name="chatsphere.recrawl_due_sources")  # type: ignore[untyped-decorator]  # celery ships no types
+def recrawl_due_sources() -> int:
+    """Queue the crawls whose schedule (recrawl_interval_hours) is due; run by celery beat."""
+    from chatsphere.services.website_sources import website_sources_recrawl_due
+
+    return website_sources_recrawl_due()

@@ -1,9 +1,15 @@
-"""Chat orchestration: retrieve the bot's relevant chunks, then make exactly one LLM call."""
+"""Chat orchestration: retrieve the bot's relevant chunks, then make exactly one LLM call.
+
+Retrieval (the query's embedding, the vector store, the lexical index) is blocking work: it runs on a
+thread, once per turn. The LLM call is awaited on the event loop, holding no thread while the model thinks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
 
 from chatsphere_agent.config import RetrievalMode
 from chatsphere_agent.providers.base import AnswerDelta, AnswerRequest, HistoryTurn, RetrievedChunk
@@ -37,18 +43,18 @@ class ChatResult:
 @dataclass(frozen=True, slots=True)
 class ChatStream:
     sources: list[RetrievedChunk]  # retrieved before the model is called, so they can be sent first
-    deltas: Iterator[AnswerDelta]  # the one LLM call; it starts when iteration does
+    deltas: AsyncIterator[AnswerDelta]  # the one LLM call; it starts when iteration does
 
 
-def bot_chat(*, providers: Providers, query: BotQuery) -> ChatResult:
-    request = _answer_request(providers=providers, query=query)
-    answer = providers.chat_model.answer(request=request)
+async def bot_chat(*, providers: Providers, query: BotQuery) -> ChatResult:
+    request = await run_in_threadpool(_answer_request, providers=providers, query=query)
+    answer = await providers.chat_model.answer(request=request)
     return ChatResult(text=answer.text, model=answer.model, sources=list(request.context))
 
 
-def bot_chat_stream(*, providers: Providers, query: BotQuery) -> ChatStream:
+async def bot_chat_stream(*, providers: Providers, query: BotQuery) -> ChatStream:
     """Retrieve now (a failure here is still an ordinary error answer); the model runs when iterated."""
-    request = _answer_request(providers=providers, query=query)
+    request = await run_in_threadpool(_answer_request, providers=providers, query=query)
     return ChatStream(sources=list(request.context), deltas=providers.chat_model.stream(request=request))
 
 

@@ -1,10 +1,10 @@
 """The agent's HTTP edge: authenticate, validate, call one service function, shape the answer.
 
 Providers are built once per process in the lifespan (or injected by tests and Pact provider states)
-and live on `app.state.providers`. Routes that touch a provider are plain `def`: FastAPI runs them in
-its threadpool, so blocking model and network calls never stall the event loop. That pool is sized by
-AGENT_WORKER_THREADS (the lifespan sets AnyIO's limiter), because a chat holds its thread for the whole
-LLM call.
+and live on `app.state.providers`. Routes that embed, store or search are plain `def`: FastAPI runs them in
+its threadpool, so the blocking model and index calls never stall the event loop. The chat routes are
+`async`: their retrieval takes one thread step, then the LLM call is awaited, holding no thread while the
+model thinks. The pool is sized by AGENT_WORKER_THREADS (the lifespan sets AnyIO's limiter).
 
     cd backend && AGENT_SERVICE_TOKEN=... ../.venv/bin/uvicorn chatsphere_agent.main:app --port 8001
 """
@@ -184,8 +184,8 @@ def embed_and_store(body: EmbedRequest, providers: ProvidersDep, settings: Setti
     operation_id="chat",
     responses=_UNREADABLE_BODY,
 )
-def chat(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> ChatResponse:
-    result = bot_chat(providers=providers, query=_bot_query(body, settings))
+async def chat(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> ChatResponse:
+    result = await bot_chat(providers=providers, query=_bot_query(body, settings))
     return ChatResponse(
         response=result.text, model=result.model, sources=[source_of(chunk) for chunk in result.sources]
     )
@@ -223,8 +223,8 @@ _EVENT_STREAM_DOC = (
         **_UNREADABLE_BODY,
     },
 )
-def chat_stream(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> StreamingResponse:
-    stream = bot_chat_stream(providers=providers, query=_bot_query(body, settings))
+async def chat_stream(body: ChatRequest, providers: ProvidersDep, settings: SettingsDep) -> StreamingResponse:
+    stream = await bot_chat_stream(providers=providers, query=_bot_query(body, settings))
     return StreamingResponse(
         chat_events(stream, heartbeat_seconds=settings.stream_heartbeat_seconds),
         media_type="text/event-stream",

@@ -1,8 +1,8 @@
 """Server-sent events for `POST /chat/stream`: sources → token* → done | error, with comment heartbeats.
 
-The model's deltas come from a blocking iterator (the provider libraries stream synchronously); each
-`next()` runs in the threadpool, so a slow model never stalls the event loop. A failure after the first
-event cannot change the HTTP status any more, so it becomes the stream's last event, `error`.
+The model's deltas are awaited on the event loop (the providers' async streams), so a hundred open streams
+hold no thread. A failure after the first event cannot change the HTTP status any more, so it becomes the
+stream's last event, `error`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
-
-from starlette.concurrency import iterate_in_threadpool
 
 from chatsphere_agent.agent import ChatStream
 from chatsphere_agent.errors import provider_error_code
@@ -37,11 +35,11 @@ async def chat_events(stream: ChatStream, *, heartbeat_seconds: float) -> AsyncI
         yield item
 
 
-async def _answer_events(deltas: Iterator[AnswerDelta]) -> AsyncIterator[bytes]:
+async def _answer_events(deltas: AsyncIterator[AnswerDelta]) -> AsyncIterator[bytes]:
     parts: list[str] = []
     model = ""
     try:
-        async for delta in iterate_in_threadpool(deltas):
+        async for delta in deltas:
             parts.append(delta.text)
             model = delta.model
             yield sse_event("token", {"text": delta.text})
@@ -55,7 +53,8 @@ async def _answer_events(deltas: Iterator[AnswerDelta]) -> AsyncIterator[bytes]:
         error = {"code": "internal_error", "message": "An unexpected error occurred.", "retryable": False}
         yield sse_event("error", {"error": error})
         return
-    yield sse_event("done", {"response": "".join(parts).strip(), "model": model})
+    # Exactly the tokens' text: what a client showed as it streamed is what gets saved.
+    yield sse_event("done", {"response": "".join(parts), "model": model})
 
 
 async def _with_heartbeats(events: AsyncIterator[bytes], *, heartbeat_seconds: float) -> AsyncIterator[bytes]:

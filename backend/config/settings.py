@@ -63,17 +63,21 @@ INSTALLED_APPS = [
     "chatsphere",
 ]
 
+# Django's own middlewares, whose hooks run on the event loop instead of a thread each (config/middleware.py).
+# Every middleware here must be async-capable: a synchronous one would run each request on a thread of its
+# own for its whole duration (static files are served by config/asgi.py instead).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    # Every middleware here is async-capable: a synchronous one would run each request on a thread of its
-    # own for its whole duration (static files are served by config/asgi.py instead).
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.SecurityMiddleware",
+    "config.middleware.SessionMiddleware",
+    "config.middleware.CommonMiddleware",
+    "config.middleware.CsrfViewMiddleware",
+    "config.middleware.AuthenticationMiddleware",
+    "config.middleware.MessageMiddleware",
+    "config.middleware.XFrameOptionsMiddleware",
 ]
+# Django's deploy checks for these three want its own classes by path; config/middleware.py checks for them
+# or their subclasses instead.
+SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -177,6 +181,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 MAX_DOCX_UNCOMPRESSED_BYTES = env.int("MAX_DOCX_UNCOMPRESSED_BYTES", default=50 * 1024 * 1024)
 MAX_DOCX_MEMBERS = env.int("MAX_DOCX_MEMBERS", default=1000)
 MAX_PDF_PAGES = env.int("MAX_PDF_PAGES", default=500)
+MAX_SHEET_ROWS = env.int("MAX_SHEET_ROWS", default=50_000)
+MAX_PPTX_SLIDES = env.int("MAX_PPTX_SLIDES", default=500)
 MAX_DOCUMENT_CHARS = env.int("MAX_DOCUMENT_CHARS", default=2_000_000)
 MAX_DOCUMENT_CHUNKS = env.int("MAX_DOCUMENT_CHUNKS", default=3000)
 # A document whose ingestion was started this many times without finishing (each start killed its
@@ -189,11 +195,13 @@ INGEST_AGENT_WAIT_SECONDS = env.float("INGEST_AGENT_WAIT_SECONDS", default=60.0)
 if not 0 <= INGEST_AGENT_WAIT_SECONDS < 240:
     raise ImproperlyConfigured("Need 0 <= INGEST_AGENT_WAIT_SECONDS < 240 (inside the task's time limit).")
 _INGESTION_LIMITS = (
-    MAX_DOCX_UNCOMPRESSED_BYTES, MAX_DOCX_MEMBERS, MAX_PDF_PAGES, MAX_DOCUMENT_CHARS, MAX_DOCUMENT_CHUNKS,
-    MAX_INGEST_ATTEMPTS,
+    MAX_DOCX_UNCOMPRESSED_BYTES, MAX_DOCX_MEMBERS, MAX_PDF_PAGES, MAX_SHEET_ROWS, MAX_PPTX_SLIDES,
+    MAX_DOCUMENT_CHARS, MAX_DOCUMENT_CHUNKS, MAX_INGEST_ATTEMPTS,
 )  # fmt: skip
 if min(_INGESTION_LIMITS) <= 0:
-    raise ImproperlyConfigured("The MAX_DOCX_*, MAX_PDF_*, MAX_DOCUMENT_*, MAX_INGEST_* limits must be > 0.")
+    raise ImproperlyConfigured(
+        "The MAX_DOCX_*, MAX_PDF_*, MAX_SHEET_*, MAX_PPTX_*, MAX_DOCUMENT_*, MAX_INGEST_* limits must be > 0."
+    )
 
 # Chunking for retrieval. The agent refuses chunks over 20,000 characters.
 CHUNK_SIZE = env.int("CHUNK_SIZE", default=1000)
@@ -235,12 +243,39 @@ if not AGENT_CONNECT_TIMEOUT_SECONDS <= AGENT_FIRST_BYTE_TIMEOUT_SECONDS <= AGEN
         "Need AGENT_CONNECT_TIMEOUT_SECONDS <= AGENT_FIRST_BYTE_TIMEOUT_SECONDS <= AGENT_TIMEOUT_SECONDS "
         "< 60 (a reverse proxy's default timeout)."
     )
+# A streamed answer keeps the proxy's connection alive with heartbeats, which also reset each read's
+# deadline: this bounds the whole stream, so an agent that never ends one cannot hold it forever.
+AGENT_STREAM_TIMEOUT_SECONDS = env.float("AGENT_STREAM_TIMEOUT_SECONDS", default=300.0)
+if AGENT_STREAM_TIMEOUT_SECONDS < AGENT_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("AGENT_STREAM_TIMEOUT_SECONDS must be at least AGENT_TIMEOUT_SECONDS.")
 # A chat in flight holds one connection for its whole LLM call: this bounds concurrent chats per process.
 AGENT_MAX_CONNECTIONS = env.int("AGENT_MAX_CONNECTIONS", default=200)
 # Chunks per /embed_and_store request; the agent takes at most 256. Fault tests lower it: small documents.
 AGENT_EMBED_BATCH_CHUNKS = env.int("AGENT_EMBED_BATCH_CHUNKS", default=256)
 if not 1 <= AGENT_EMBED_BATCH_CHUNKS <= 256:
     raise ImproperlyConfigured("AGENT_EMBED_BATCH_CHUNKS must be between 1 and 256.")
+
+# Website sources: the crawler fetches only through chatsphere/services/web_fetch.py, which refuses private,
+# loopback, link-local and metadata addresses (checked on the address it connects to, on every redirect).
+# WEB_FETCH_ALLOW_LOOPBACK lets it reach 127.0.0.0/8 and ::1: for test suites' fixture sites only; a
+# server that answers on a public host name never may.
+WEB_FETCH_ALLOW_LOOPBACK = env.bool("WEB_FETCH_ALLOW_LOOPBACK", default=False)
+if WEB_FETCH_ALLOW_LOOPBACK and not set(ALLOWED_HOSTS) <= LOCAL_HOSTS:
+    raise ImproperlyConfigured(
+        f"WEB_FETCH_ALLOW_LOOPBACK is for test runs on localhost, not DJANGO_ALLOWED_HOSTS={ALLOWED_HOSTS}."
+    )
+WEB_FETCH_CONNECT_TIMEOUT_SECONDS = env.float("WEB_FETCH_CONNECT_TIMEOUT_SECONDS", default=5.0)
+WEB_FETCH_TIMEOUT_SECONDS = env.float("WEB_FETCH_TIMEOUT_SECONDS", default=15.0)
+WEB_FETCH_MAX_BYTES = env.int("WEB_FETCH_MAX_BYTES", default=5 * 1024 * 1024)
+WEB_FETCH_MAX_REDIRECTS = env.int("WEB_FETCH_MAX_REDIRECTS", default=5)
+CRAWL_MAX_PAGES = env.int("CRAWL_MAX_PAGES", default=200)
+CRAWL_MAX_DEPTH = env.int("CRAWL_MAX_DEPTH", default=5)
+CRAWL_DELAY_SECONDS = env.float("CRAWL_DELAY_SECONDS", default=1.0)
+CRAWL_TIME_LIMIT_SECONDS = env.int("CRAWL_TIME_LIMIT_SECONDS", default=240)
+if min(WEB_FETCH_CONNECT_TIMEOUT_SECONDS, WEB_FETCH_TIMEOUT_SECONDS, WEB_FETCH_MAX_BYTES) <= 0:
+    raise ImproperlyConfigured("WEB_FETCH_* timeouts and WEB_FETCH_MAX_BYTES must be positive.")
+if min(CRAWL_MAX_PAGES, CRAWL_TIME_LIMIT_SECONDS) <= 0 or min(CRAWL_MAX_DEPTH, CRAWL_DELAY_SECONDS) < 0:
+    raise ImproperlyConfigured("Need CRAWL_MAX_PAGES, CRAWL_TIME_LIMIT_SECONDS > 0 and the others >= 0.")
 
 # Celery: no broker → tasks run eagerly in-process (embedded run, tests).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"
@@ -263,6 +298,18 @@ if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured(
         "Need 0 < CELERY_TASK_SOFT_TIME_LIMIT_SECONDS < CELERY_TASK_TIME_LIMIT_SECONDS."
     )
+if CRAWL_TIME_LIMIT_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "Need CRAWL_TIME_LIMIT_SECONDS < CELERY_TASK_SOFT_TIME_LIMIT_SECONDS: a crawl stops by itself."
+    )
+# `celery -A config beat` queues the re-crawl of website sources whose schedule is due (their
+# recrawl_interval_hours), every CRAWL_SCHEDULE_CHECK_SECONDS; `manage.py recrawl_due_sources` does it once.
+CELERY_BEAT_SCHEDULE = {
+    "recrawl-due-sources": {
+        "task": "chatsphere.recrawl_due_sources",
+        "schedule": env.float("CRAWL_SCHEDULE_CHECK_SECONDS", default=900.0),
+    }
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
@@ -310,6 +357,7 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "DocumentStatusEnum": "chatsphere.models.Document.Status",
+        "WebsiteSourceStatusEnum": "chatsphere.models.WebsiteSource.Status",
         "MessageRoleEnum": "chatsphere.models.Message.Role",
         "DependencyStatusEnum": ["ok", "unavailable", "not_configured"],
     },

@@ -7,6 +7,7 @@ byte-stable; matchers say which parts are only examples.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,13 +22,18 @@ from chatsphere.services.agent_client import (
     AgentHealth,
     AgentRejectedError,
     AgentUnavailableError,
+    ChatCall,
+    ChatEvent,
     ChatResult,
     ChatSource,
+    DoneEvent,
     EmbedResult,
     HistoryItem,
     HttpAgentClient,
     SearchHit,
     SearchResult,
+    SourcesEvent,
+    TokenEvent,
 )
 from contracts.pactfile import SERVICE_TOKEN, WRONG_SERVICE_TOKEN
 
@@ -68,6 +74,30 @@ def _stored(count: int) -> dict[str, Any]:
 
 def _stored_document(bot_id: UUID, *chunks: str) -> dict[str, Any]:
     return {"bot_id": str(bot_id), "document_id": str(DOCUMENT), "chunks": list(chunks)}
+
+
+def _chat(client: HttpAgentClient, **call: Any) -> ChatResult:
+    """The JSON chat as production calls it (the async chat view): `acall_chat` on an event loop."""
+
+    async def chat() -> ChatResult:
+        try:
+            return await client.acall_chat(call=ChatCall(**call))
+        finally:
+            await client.aclose()
+
+    return asyncio.run(chat())
+
+
+def _stream(client: HttpAgentClient, **call: Any) -> list[ChatEvent]:
+    """Every event of a streamed chat, as the streaming chat view relays them."""
+
+    async def stream() -> list[ChatEvent]:
+        try:
+            return [event async for event in await client.open_chat_stream(call=ChatCall(**call))]
+        finally:
+            await client.aclose()
+
+    return asyncio.run(stream())
 
 
 @contextmanager
@@ -328,7 +358,8 @@ def test_chat_with_a_bot_that_has_documents_answers_with_sources(pact: Pact) -> 
     )
 
     with _client(pact) as client:
-        result = client.call_chat(
+        result = _chat(
+            client,
             bot_id=BOT_WITH_DOCUMENTS,
             message=REFUND_QUESTION,
             history=[HistoryItem(role="assistant", content="Hi! Ask me.")],
@@ -372,13 +403,107 @@ def test_chat_with_a_bot_without_documents_answers_without_sources(pact: Pact) -
     )
 
     with _client(pact) as client:
-        result = client.call_chat(bot_id=BOT_WITHOUT_DOCUMENTS, message=REFUND_QUESTION, history=[])
+        result = _chat(client, bot_id=BOT_WITHOUT_DOCUMENTS, message=REFUND_QUESTION, history=[])
 
     assert result == ChatResult(
         response="I couldn't find anything about that in this bot's documents.",
         sources=(),
         model="extractive",
     )
+
+
+# A streamed answer is text/event-stream, which Pact's matchers cannot take apart event by event: the body is
+# matched by a regular expression of the event grammar the client parses (contracts/README.md).
+_STREAMED_ANSWER = (
+    r"^(: heartbeat\n\n)*event: sources\ndata: \{[^\n]*\}\n\n((: heartbeat\n\n)|(event: token\ndata: "
+    r"\{[^\n]*\}\n\n))*event: (done|error)\ndata: \{[^\n]*\}\n\n$"
+)
+
+
+def _sse(*events: tuple[str, str]) -> str:
+    return "".join(f"event: {name}\ndata: {data}\n\n" for name, data in events)
+
+
+def test_a_streamed_chat_sends_sources_then_tokens_then_done(pact: Pact) -> None:
+    source = f'{{"document_id":"{DOCUMENT}","chunk_index":0,"score":0.71,"text":"{REFUND_POLICY}"}}'
+    example = _sse(
+        ("sources", f'{{"sources":[{source}]}}'),
+        ("token", '{"text":"Refunds are accepted "}'),
+        ("token", '{"text":"within 30 days of purchase."}'),
+        ("done", f'{{"response":"{REFUND_ANSWER}","model":"extractive"}}'),
+    )
+    (
+        pact.upon_receiving("a streamed chat message to a bot with documents")
+        .given("bot {bot_id} has documents", _stored_document(BOT_WITH_DOCUMENTS, REFUND_POLICY))
+        .with_request("POST", "/chat/stream")
+        .with_header("Authorization", _bearer())
+        .with_header("Accept", "text/event-stream")
+        .with_body(
+            {
+                "bot_id": match.uuid(str(BOT_WITH_DOCUMENTS)),
+                "message": match.str(REFUND_QUESTION),
+                "history": [],
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(200)
+        .with_header(
+            "Content-Type",
+            match.regex("text/event-stream; charset=utf-8", regex=r"^text/event-stream(; ?charset=utf-8)?$"),
+        )
+        .with_body(example, content_type="text/event-stream")
+        .with_matching_rules(
+            {"body": {"$": {"combine": "AND", "matchers": [{"match": "regex", "regex": _STREAMED_ANSWER}]}}},
+            part="Response",
+        )
+    )
+
+    with _client(pact) as client:
+        events = _stream(client, bot_id=BOT_WITH_DOCUMENTS, message=REFUND_QUESTION, history=[])
+
+    assert events == [
+        SourcesEvent(
+            sources=(ChatSource(document_id=DOCUMENT, chunk_index=0, score=0.71, text=REFUND_POLICY),)
+        ),
+        TokenEvent(text="Refunds are accepted "),
+        TokenEvent(text="within 30 days of purchase."),
+        DoneEvent(response=REFUND_ANSWER, model="extractive"),
+    ]
+
+
+def test_a_streamed_chat_while_the_model_provider_is_down_is_unavailable_before_any_event(
+    pact: Pact,
+) -> None:
+    (
+        pact.upon_receiving("a streamed chat message while the model provider is down")
+        .given("bot {bot_id} has documents", _stored_document(BOT_WITH_DOCUMENTS, REFUND_POLICY))
+        .given("the model provider is unavailable")
+        .with_request("POST", "/chat/stream")
+        .with_header("Authorization", _bearer())
+        .with_header("Accept", "text/event-stream")
+        .with_body(
+            {
+                "bot_id": match.uuid(str(BOT_WITH_DOCUMENTS)),
+                "message": match.str(REFUND_QUESTION),
+                "history": [],
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(503)
+        .with_body(
+            _error(
+                "provider_unavailable",
+                "The llm provider is unavailable right now; retry later.",
+                details=None,
+            ),
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client, pytest.raises(AgentUnavailableError) as unavailable:
+        _stream(client, bot_id=BOT_WITH_DOCUMENTS, message=REFUND_QUESTION, history=[])
+
+    assert (unavailable.value.status_code, unavailable.value.code) == (503, "provider_unavailable")
 
 
 def test_chat_with_the_longest_message_django_accepts_is_answered(pact: Pact) -> None:
@@ -406,7 +531,7 @@ def test_chat_with_the_longest_message_django_accepts_is_answered(pact: Pact) ->
     )
 
     with _client(pact) as client:
-        result = client.call_chat(bot_id=BOT_WITHOUT_DOCUMENTS, message=longest, history=[])
+        result = _chat(client, bot_id=BOT_WITHOUT_DOCUMENTS, message=longest, history=[])
 
     assert len(longest) == MAX_CHAT_MESSAGE_CHARS
     assert result.sources == ()
@@ -439,7 +564,7 @@ def test_chat_while_the_model_provider_is_down_is_unavailable(pact: Pact) -> Non
     )
 
     with _client(pact) as client, pytest.raises(AgentUnavailableError) as unavailable:
-        client.call_chat(bot_id=BOT_WITH_DOCUMENTS, message=REFUND_QUESTION, history=[])
+        _chat(client, bot_id=BOT_WITH_DOCUMENTS, message=REFUND_QUESTION, history=[])
 
     assert (unavailable.value.status_code, unavailable.value.code) == (503, "provider_unavailable")
     assert unavailable.value.message == "The llm provider is unavailable right now; retry later."
@@ -463,7 +588,7 @@ def test_a_call_with_a_wrong_service_token_is_rejected(pact: Pact) -> None:
     )
 
     with _client(pact, token=WRONG_SERVICE_TOKEN) as client, pytest.raises(AgentRejectedError) as rejected:
-        client.call_chat(bot_id=BOT_WITHOUT_DOCUMENTS, message=REFUND_QUESTION, history=[])
+        _chat(client, bot_id=BOT_WITHOUT_DOCUMENTS, message=REFUND_QUESTION, history=[])
 
     assert (rejected.value.status_code, rejected.value.code) == (401, "unauthorized")
 

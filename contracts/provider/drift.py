@@ -57,3 +57,22 @@ class ValidationErrorsAsBadRequest:
             await send(message)
 
         await self._app(scope, receive, restatus)
+
+
+class StreamWithoutDone:
+    """POST /chat/stream ends its answer with an `end` event where the contract says `done`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (scope["method"], scope["path"]) != ("POST", "/chat/stream"):
+            await self._app(scope, receive, send)
+            return
+
+        async def rename(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": message.get("body", b"").replace(b"event: done", b"event: end")}
+            await send(message)
+
+        await self._app(scope, receive, rename)

@@ -9,7 +9,7 @@ a bot starts from a DeletionRegistry of its own, and a bot is emptied through th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -29,10 +29,11 @@ class UnavailableChatModel:
 
     name = "llm"
 
-    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+    async def answer(self, *, request: AnswerRequest) -> ModelAnswer:
         raise ProviderError("connection refused", provider=self.name, retryable=True)
 
-    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+    def stream(self, *, request: AnswerRequest) -> AsyncIterator[AnswerDelta]:
+        """Refuses as the stream opens, before any event: like a model whose connection is refused."""
         raise ProviderError("connection refused", provider=self.name, retryable=True)
 
 

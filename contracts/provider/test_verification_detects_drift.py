@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.main import create_app
 from chatsphere_agent.providers.factory import Providers
-from contracts.provider.drift import RenamedChatAnswerField, ValidationErrorsAsBadRequest
+from contracts.provider.drift import RenamedChatAnswerField, StreamWithoutDone, ValidationErrorsAsBadRequest
 from contracts.provider.server import serving
 from contracts.provider.states import AgentProviderStates
 from contracts.provider.verification import verify_committed_pact
@@ -34,6 +34,12 @@ from contracts.provider.verification import verify_committed_pact
             "a request to embed and store an empty chunk list",
             "expected 422 but was 400",
             id="validation-status-changed",
+        ),
+        pytest.param(
+            StreamWithoutDone,
+            "a streamed chat message to a bot with documents",
+            "to match '^(: heartbeat",
+            id="stream-event-renamed",
         ),
     ],
 )

@@ -24,6 +24,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from chatsphere.models import Bot, Conversation
 from chatsphere.services.agent_client import InMemoryAgent, set_agent
+from chatsphere.services.web_fetch import SafeFetcher, StaticResolver, set_fetcher
 from chatsphere.services.widgets import token_hash
 from fuzz import checks
 from fuzz.config import load_config
@@ -73,6 +74,9 @@ def two_users_and_an_in_process_agent(
     request_finished.disconnect(close_old_connections)
     cache.clear()
     set_agent(InMemoryAgent())
+    # The crawler runs in the request (no broker): a name resolves to nothing, so a fuzzed website source
+    # fails at once, as with no network, and not even a DNS query leaves the machine.
+    set_fetcher(SafeFetcher(resolver=StaticResolver({})))
     for user in (OWNER, PEER):
         User.objects.create_user(
             id=user.id,
@@ -92,6 +96,7 @@ def two_users_and_an_in_process_agent(
     monkeypatch.setenv(checks.OTHER_WIDGET_KEY_ENV, OTHER_WIDGET_KEY)
     yield
     set_agent(None)
+    set_fetcher(None)
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
     cache.clear()

@@ -57,7 +57,7 @@ def test_the_summary_compares_the_two_chat_paths_and_names_each_breach():
 
     summary = _summary(RESULT_JSON, settings, user_classes=[])
 
-    assert "Django path / direct agent path: p50 x2.46, p95 x2.58" in summary
+    assert "Django path / direct agent path, JSON: p50 x2.46, p95 x2.58" in summary
     assert "SLO breached: p95 of 'POST /api/conversations/[id]/chat/' is 310 ms > 300 ms" in summary
     assert "SLO breached: error ratio is 0.48% (2 of 420 requests failed) > 0.00%" in summary
 
@@ -68,4 +68,7 @@ def test_the_summary_judges_only_the_user_classes_that_ran():
     summary = _summary(RESULT_JSON, settings, user_classes=["AgentChatUser"])
 
     assert "/api/conversations/[id]/chat/" not in summary
-    assert summary.endswith("SLOs met: chat p95 <= 1000 ms, error ratio <= 0.01")
+    assert summary.endswith(
+        "SLOs met: chat p95 <= 1000 ms, first token p95 <= 2000 ms and Django adding <= 250 ms to it at p50,"
+        " error ratio <= 0.01"
+    )

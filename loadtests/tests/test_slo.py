@@ -1,3 +1,11 @@
+from loadtests.config import (
+    AGENT_STREAM_FIRST_TOKEN,
+    AGENT_STREAM_TOTAL,
+    DJANGO_STREAM_FIRST_TOKEN,
+    DJANGO_STREAM_TOTAL,
+    LoadSettings,
+    service_levels,
+)
 from loadtests.slo import RequestStats, ServiceLevels, result_from_json, result_to_json, slo_breaches
 
 DJANGO_CHAT = "POST /api/conversations/[id]/chat/"
@@ -106,4 +114,50 @@ def test_the_handed_off_tally_is_judged_like_the_original():
     assert slo_breaches(requests=rows, total=total, levels=LEVELS) == [
         "SLO breached: error ratio is 0.48% (2 of 420 requests failed) > 0.00%",
         "SLO breached: p95 of 'POST /api/conversations/[id]/chat/' is 310 ms > 300 ms",
+    ]
+
+
+def _streamed(label: str, *, p50_ms: float, p95_ms: float) -> RequestStats:
+    return RequestStats(label, requests=50, failures=0, p50_ms=p50_ms, p95_ms=p95_ms, p99_ms=p95_ms,
+                        requests_per_s=2.0)  # fmt: skip
+
+
+STREAMING_USERS = ["DjangoStreamingUser", "AgentStreamingUser"]
+
+
+def test_the_first_token_delay_of_issue_20_breaches_the_default_levels():
+    """+2,678 ms at p50 through Django (issue 20's measurement) must fail a load run, smoke included."""
+    rows = [
+        _streamed(AGENT_STREAM_FIRST_TOKEN, p50_ms=1334, p95_ms=1500),
+        _streamed(DJANGO_STREAM_FIRST_TOKEN, p50_ms=1334 + 2678, p95_ms=4400),
+        _streamed(AGENT_STREAM_TOTAL, p50_ms=2100, p95_ms=2400),
+        _streamed(DJANGO_STREAM_TOTAL, p50_ms=4800, p95_ms=5600),
+    ]
+    levels = service_levels(settings=LoadSettings(), user_classes=STREAMING_USERS)
+
+    assert slo_breaches(requests=rows, total=_total(rows), levels=levels) == [
+        f"SLO breached: p95 of '{DJANGO_STREAM_TOTAL}' is 5600 ms > 4000 ms",
+        f"SLO breached: p95 of '{DJANGO_STREAM_FIRST_TOKEN}' is 4400 ms > 2000 ms",
+        "SLO breached: Django adds 2678 ms to the first token at p50 > 250 ms",
+    ]
+
+
+def test_a_django_hop_of_milliseconds_meets_the_first_token_levels():
+    rows = [
+        _streamed(AGENT_STREAM_FIRST_TOKEN, p50_ms=1050, p95_ms=1200),
+        _streamed(DJANGO_STREAM_FIRST_TOKEN, p50_ms=1090, p95_ms=1300),
+        _streamed(AGENT_STREAM_TOTAL, p50_ms=2050, p95_ms=2300),
+        _streamed(DJANGO_STREAM_TOTAL, p50_ms=2100, p95_ms=2400),
+    ]
+    levels = service_levels(settings=LoadSettings(), user_classes=STREAMING_USERS)
+
+    assert slo_breaches(requests=rows, total=_total(rows), levels=levels) == []
+
+
+def test_a_streaming_user_whose_first_token_never_came_is_a_breach():
+    rows = [_streamed(AGENT_STREAM_TOTAL, p50_ms=2050, p95_ms=2300)]
+    levels = service_levels(settings=LoadSettings(), user_classes=["AgentStreamingUser"])
+
+    assert slo_breaches(requests=rows, total=_total(rows), levels=levels) == [
+        f"SLO breached: no '{AGENT_STREAM_FIRST_TOKEN}' was measured, so its p95 cannot be judged"
     ]

@@ -64,6 +64,29 @@ class ApiUser:
         assert processed["chunk_count"] >= 1, processed
         return document_id
 
+    def add_website(self, *, bot_id: str, start_url: str, sitemap_url: str) -> str:
+        answer = self.client.post(
+            "/sources/", json={"bot": bot_id, "start_url": start_url, "sitemap_url": sitemap_url}
+        )
+        assert answer.status_code == 202, answer.text
+        return str(answer.json()["id"])
+
+    def crawl_again(self, source_id: str) -> None:
+        answer = self.client.post(f"/sources/{source_id}/crawl/")
+        assert answer.status_code == 202, answer.text
+
+    def wait_crawled(self, source_id: str) -> list[dict[str, Any]]:
+        """The source's pages once it has finished crawling and they have left PROCESSING."""
+        deadline = time.monotonic() + INGEST_TIMEOUT_S
+        while True:
+            source = self.client.get(f"/sources/{source_id}/").json()
+            pages: list[dict[str, Any]] = self.client.get(f"/documents/?source={source_id}").json()["results"]
+            settled = source["status"] != "CRAWLING" and all(page["status"] != "PROCESSING" for page in pages)
+            if settled or time.monotonic() > deadline:
+                assert source["status"] == "READY", source
+                return pages
+            time.sleep(0.2)
+
     def start_conversation(self, *, bot_id: str) -> str:
         answer = self.client.post("/conversations/", json={"bot": bot_id})
         assert answer.status_code == 201, answer.text

@@ -38,15 +38,17 @@ AGENT_START_TIMEOUT_S = 180.0  # the first start loads the MiniLM model
 DJANGO_START_TIMEOUT_S = 60.0
 WORKER_START_TIMEOUT_S = 60.0
 MIGRATE_TIMEOUT_S = 300.0
+# What scripts/serve_django.sh runs when DJANGO_WORKERS is empty, as in production: one process per core.
+PRODUCTION_DJANGO_WORKERS = os.cpu_count() or 1
 # For rates a run must never hit: fuzzers and load runs hammer login and chat; limits have tests of their own.
 UNLIMITED_RATE = "1000000/min"
 _INHERITED = ("PATH", "HOME", "LANG", "TMPDIR")
 
 
 def sqlite_url(path: Path) -> str:
-    """A SQLite database as the embedded run uses it: WAL and IMMEDIATE transactions, so the server's threads
-    write concurrently without "database is locked"."""
-    return f"sqlite:///{path}?transaction_mode=IMMEDIATE&timeout=20&init_command=PRAGMA+journal_mode%3DWAL"
+    """A SQLite database as the embedded run uses it: the settings' own options (WAL, IMMEDIATE transactions,
+    synchronous=NORMAL), so the harness measures and tests what `make run` serves."""
+    return f"sqlite:///{path}"
 
 
 def stack_environment(*, database_url: str, state_dir: Path) -> dict[str, str]:

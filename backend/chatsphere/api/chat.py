@@ -10,13 +10,13 @@ thread nor a database connection. (`adrf` would do the same wrapping for every v
 Every error before the first event, in either mode, is the usual JSON error.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 from asgiref.sync import markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from chatsphere import selectors
 from chatsphere.api.idempotency import IDEMPOTENCY_KEY, idempotency_key
 from chatsphere.api.schema import errors
-from chatsphere.api.serializers import ChatReplySerializer, ChatRequestSerializer, MessageSerializer
+from chatsphere.api.serializers import ChatReplySerializer, ChatRequestSerializer, message_json
 from chatsphere.api.throttles import ChatRateThrottle
 from chatsphere.asyncdb import in_db_thread
 from chatsphere.models import Conversation
@@ -71,50 +71,51 @@ class EventStreamRenderer(BaseRenderer):
         return _JSON.render(data)
 
 
+def json_bytes(data: Any) -> bytes:
+    """JSON as DRF's renderer writes it (compact, UTF-8, datetimes ending in Z), at orjson's speed."""
+    return orjson.dumps(data, option=orjson.OPT_UTC_Z)
+
+
 def sse_event(event: str, data: Any) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + _JSON.render(data) + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + json_bytes(data) + b"\n\n"
 
 
-class ConversationChatView(GenericAPIView[Conversation]):
+class ChatTurnView(GenericAPIView[Conversation]):
+    """The shape of a chat endpoint, the owner's and the widget's: DRF's pipeline up to the saved user message
+    in one database step, then the agent awaited holding no thread, then the answer saved in one more.
+
+    A subclass names the conversation (`turn_conversation`) and decorates its `post` for the schema.
+    """
+
     serializer_class = ChatRequestSerializer
-    throttle_classes = [ChatRateThrottle]
     renderer_classes = [JSONRenderer, EventStreamRenderer]
-    http_method_names = ["post"]
+    post: Callable[..., Awaitable[HttpResponseBase]]  # each endpoint's own, documented for its schema
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., Any]:  # type: ignore[override]
         async def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             self = cls(**initkwargs)
-            return await self.post(request, *args, **kwargs)
+            if request.method == "POST":
+                response: HttpResponseBase = await self.post(request, **kwargs)
+                return response
+            return await in_db_thread(self.dispatch)(request, *args, **kwargs)  # OPTIONS, 405s
 
         # What drf-spectacular and Django read from a DRF view function.
         view.cls = cls  # type: ignore[attr-defined]
         view.initkwargs = initkwargs  # type: ignore[attr-defined]
-        view.csrf_exempt = True  # type: ignore[attr-defined]  # JWT, not cookies
+        view.csrf_exempt = True  # type: ignore[attr-defined]  # JWT or a visitor token, not cookies
         return markcoroutinefunction(view)
 
-    def get_queryset(self) -> Any:
-        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
-            return Conversation.objects.none()
-        return selectors.conversation_list(owner=self.request.user)  # type: ignore[arg-type]
+    def turn_conversation(self) -> Conversation:
+        raise NotImplementedError
 
-    @extend_schema(
-        operation_id="conversations_chat_create",
-        description="Send a message and get the bot's answer with its sources. The user's message is saved "
-        "first: when the AI service is down (503) it stays in the conversation and sending again works. "
-        "409 when the bot is inactive or the Idempotency-Key was used for another message; 429 (with "
-        "Retry-After) above CHAT_THROTTLE_RATE.\n\n" + _STREAM_DESCRIPTION,
-        parameters=[IDEMPOTENCY_KEY],
-        request=ChatRequestSerializer,
-        responses={
-            (200, "application/json"): ChatReplySerializer,
-            (200, EVENT_STREAM): OpenApiResponse(response=_SSE_EVENT, description=_STREAM_DESCRIPTION),
-            **errors(400, 401, 404, 405, 409, 413, 415, 429, 502, 503),
-        },
-    )
-    async def post(self, request: HttpRequest, pk: str) -> HttpResponseBase:
-        opened = await in_db_thread(self._open_turn)(request, pk)
-        if isinstance(opened, HttpResponse):
+    def decorate(self, response: HttpResponseBase) -> HttpResponseBase:
+        """Headers every answer of this endpoint carries (the widget's CORS)."""
+        return response
+
+    async def answer_turn(self, request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
+        opened = await in_db_thread(self._open_turn)(request, kwargs)
+        if isinstance(opened, HttpResponseBase):
             return opened
         turn, streaming = opened
         try:
@@ -125,28 +126,31 @@ class ConversationChatView(GenericAPIView[Conversation]):
         except Exception as exc:  # AgentError mostly: a JSON error, the user's message kept
             return await in_db_thread(self._error_response)(exc)
         if streaming:
-            response = StreamingHttpResponse(_sse(events), content_type=EVENT_STREAM)
+            response: HttpResponseBase = StreamingHttpResponse(_sse(events), content_type=EVENT_STREAM)
             # Proxies (nginx) buffer responses unless told not to; a buffered stream arrives all at once.
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
-            return response
-        reply = ChatReplySerializer({"user_message": turn.user_message, "bot_message": bot_message})
-        return HttpResponse(_JSON.render(reply.data), content_type="application/json")
+        else:
+            reply = {"user_message": turn.user_message, "bot_message": bot_message}
+            response = HttpResponse(
+                json_bytes({name: message_json(message) for name, message in reply.items()}),
+                content_type="application/json",
+            )
+        return self.decorate(response)
 
-    def _open_turn(self, request: HttpRequest, pk: str) -> tuple[ChatTurn, bool] | HttpResponse:
+    def _open_turn(
+        self, request: HttpRequest, kwargs: dict[str, Any]
+    ) -> tuple[ChatTurn, bool] | HttpResponse:
         """DRF's request pipeline up to saving the user's message; any failure is its JSON error."""
-        self.args, self.kwargs = (), {"pk": pk}
-        self.request = self.initialize_request(request, pk=pk)
+        self.args, self.kwargs = (), kwargs
+        self.request = self.initialize_request(request, **kwargs)
         self.headers = self.default_response_headers
         try:
-            if request.method != "POST":
-                raise MethodNotAllowed(str(request.method))
-            self.initial(self.request, pk=pk)
-            conversation = self.get_object()
+            self.initial(self.request, **kwargs)
             serializer = ChatRequestSerializer(data=self.request.data)
             serializer.is_valid(raise_exception=True)
             turn = conversation_turn_open(
-                conversation=conversation,
+                conversation=self.turn_conversation(),
                 message=serializer.validated_data["message"],
                 idempotency_key=idempotency_key(self.request),
             )
@@ -165,14 +169,44 @@ class ConversationChatView(GenericAPIView[Conversation]):
         return response
 
 
+class ConversationChatView(ChatTurnView):
+    throttle_classes = [ChatRateThrottle]
+    http_method_names = ["post"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Conversation.objects.none()
+        return selectors.conversation_list(owner=self.request.user)  # type: ignore[arg-type]
+
+    def turn_conversation(self) -> Conversation:
+        return self.get_object()
+
+    @extend_schema(
+        operation_id="conversations_chat_create",
+        description="Send a message and get the bot's answer with its sources. The user's message is saved "
+        "first: when the AI service is down (503) it stays in the conversation and sending again works. "
+        "409 when the bot is inactive or the Idempotency-Key was used for another message; 429 (with "
+        "Retry-After) above CHAT_THROTTLE_RATE.\n\n" + _STREAM_DESCRIPTION,
+        parameters=[IDEMPOTENCY_KEY],
+        request=ChatRequestSerializer,
+        responses={
+            (200, "application/json"): ChatReplySerializer,
+            (200, EVENT_STREAM): OpenApiResponse(response=_SSE_EVENT, description=_STREAM_DESCRIPTION),
+            **errors(400, 401, 404, 405, 409, 413, 415, 429, 502, 503),
+        },
+    )
+    async def post(self, request: HttpRequest, pk: str) -> HttpResponseBase:
+        return await self.answer_turn(request, pk=pk)
+
+
 async def _sse(events: AsyncIterator[ReplyEvent]) -> AsyncIterator[bytes]:
     async for event in events:
         if event.kind == "heartbeat":
             yield b": heartbeat\n\n"
         elif event.kind == "user_message":
-            yield sse_event(event.kind, MessageSerializer(event.data).data)
+            yield sse_event(event.kind, message_json(event.data))
         elif event.kind == "done":
-            yield sse_event(event.kind, {"bot_message": MessageSerializer(event.data).data})
+            yield sse_event(event.kind, {"bot_message": message_json(event.data)})
         elif event.kind == "sources":
             yield sse_event(event.kind, {"sources": event.data})
         elif event.kind == "token":

@@ -18,9 +18,15 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler, set_rollback
 
-from chatsphere.services.agent_client import AgentError, AgentUnavailableError
+from chatsphere.services.agent_client import (
+    PUBLIC_FAILED,
+    PUBLIC_UNAVAILABLE,
+    AgentError,
+    AgentUnavailableError,
+)
 from chatsphere.services.exceptions import (
     BotInactiveError,
+    CrawlInProgressError,
     DocumentContentError,
     DocumentNotRetryableError,
     FileTooLargeError,
@@ -39,6 +45,7 @@ SERVICE_ERROR_STATUS: dict[type[ServiceError], int] = {
     DocumentContentError: status.HTTP_400_BAD_REQUEST,
     DocumentNotRetryableError: status.HTTP_409_CONFLICT,
     BotInactiveError: status.HTTP_409_CONFLICT,
+    CrawlInProgressError: status.HTTP_409_CONFLICT,
     IdempotencyKeyReusedError: status.HTTP_409_CONFLICT,
     WidgetNotFoundError: status.HTTP_404_NOT_FOUND,
     OriginNotAllowedError: status.HTTP_403_FORBIDDEN,
@@ -65,10 +72,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         if isinstance(exc, AgentUnavailableError):
             message = f"{exc.message} Nothing was lost; try again in a moment."
             return Response(
-                error_body("agent_unavailable", message), status=status.HTTP_503_SERVICE_UNAVAILABLE
+                error_body(PUBLIC_UNAVAILABLE, message), status=status.HTTP_503_SERVICE_UNAVAILABLE
             )
         return Response(
-            error_body("agent_error", "The AI service failed to handle the request."),
+            error_body(PUBLIC_FAILED, "The AI service failed to handle the request."),
             status=status.HTTP_502_BAD_GATEWAY,
         )
     if isinstance(exc, RequestDataTooBig):

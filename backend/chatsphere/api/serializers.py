@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.core.validators import RegexValidator
+from django.core.validators import RegexValidator, URLValidator
 from django.db import models
 from django.db.models import QuerySet
 from rest_framework import serializers
@@ -15,10 +15,11 @@ from rest_framework.fields import empty
 from rest_framework.utils import html
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 
-from chatsphere.models import Bot, Chunk, Conversation, Document, Message
+from chatsphere.models import Bot, Chunk, Conversation, Document, Message, WebsiteSource
 from chatsphere.selectors import bot_list
 from chatsphere.services.agent_client import MAX_CHAT_MESSAGE_CHARS
 from chatsphere.services.bots import BOT_EDITABLE_FIELDS
+from chatsphere.services.document_service import SUPPORTED_EXTENSIONS
 from chatsphere.services.widgets import MAX_WIDGET_ORIGINS
 
 # The canonical 8-4-4-4-12 form the schema's `format: uuid` means; Python's UUID() also takes braces,
@@ -234,6 +235,8 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
         fields = [
             "id",
             "bot",
+            "source",
+            "url",
             "name",
             "content_type",
             "status",
@@ -244,6 +247,10 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "source": {"help_text": "The website source this page was crawled from; null for uploads."},
+            "url": {"help_text": "The page's address, for a page of a website source; blank otherwise."},
+        }
 
 
 class ChunkSerializer(serializers.ModelSerializer[Chunk]):
@@ -255,7 +262,7 @@ class ChunkSerializer(serializers.ModelSerializer[Chunk]):
 
 class DocumentUploadSerializer(serializers.Serializer[Any]):
     bot = OwnedBotField()
-    file = serializers.FileField(max_length=255, help_text=".txt, .md, .pdf or .docx")
+    file = serializers.FileField(max_length=255, help_text=SUPPORTED_EXTENSIONS)
 
 
 class TrainTextSerializer(serializers.Serializer[Any]):
@@ -266,6 +273,59 @@ class TrainTextSerializer(serializers.Serializer[Any]):
 
 class BotFilterSerializer(serializers.Serializer[Any]):
     bot = StrictUUIDField(required=False)
+
+
+class DocumentFilterSerializer(BotFilterSerializer):
+    # DRF's metaclass takes declared fields out of the class, so this never shadows Field.source at runtime.
+    source = StrictUUIDField(required=False)  # type: ignore[assignment]
+
+
+MAX_URL_CHARS = 2000
+_WEB_URL = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// address.")
+# What the schema can say of an address; URLValidator decides the rest (a 400 on the field).
+_WEB_URL_PATTERN = RegexValidator(r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+([/?#][^\s]*)?$", _WEB_URL.message)
+MAX_RECRAWL_INTERVAL_HOURS = 24 * 365
+
+
+def _web_url_field(**kwargs: Any) -> StrictCharField:
+    return StrictCharField(max_length=MAX_URL_CHARS, validators=[_WEB_URL_PATTERN, _WEB_URL], **kwargs)
+
+
+class WebsiteSourceSerializer(serializers.ModelSerializer[WebsiteSource]):
+    page_count = serializers.IntegerField(read_only=True, help_text="Pages stored, in any status.")
+
+    class Meta:
+        model = WebsiteSource
+        fields = [
+            "id",
+            "bot",
+            "start_url",
+            "sitemap_url",
+            "status",
+            "message",
+            "recrawl_interval_hours",
+            "page_count",
+            "crawl_started_at",
+            "crawled_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class WebsiteSourceCreateSerializer(serializers.Serializer[Any]):
+    bot = OwnedBotField()
+    start_url = _web_url_field(
+        help_text="Where the crawl starts; pages of the same scheme and host are read."
+    )
+    sitemap_url = _web_url_field(required=False, help_text="Optional sitemap on the same site.")
+    recrawl_interval_hours = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_RECRAWL_INTERVAL_HOURS,
+        required=False,
+        allow_null=True,
+        help_text="Crawl again this often; omitted or null: only when asked.",
+    )
 
 
 class SourceSerializer(serializers.Serializer[Any]):
@@ -285,6 +345,19 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
         model = Message
         fields = ["id", "role", "content", "sources", "complete", "created_at"]
         read_only_fields = fields
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """MessageSerializer's representation built directly (for orjson): a chat renders two per turn, and a
+    ModelSerializer builds its fields anew for each instance."""
+    return {
+        "id": message.id,
+        "role": message.role,
+        "content": message.content,
+        "sources": message.sources,
+        "complete": message.complete,
+        "created_at": message.created_at,
+    }
 
 
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):

@@ -14,6 +14,7 @@ from chatsphere.api.views import (
     TokenObtainView,
     TokenRefreshAccessView,
     UnknownAPIPathView,
+    WebsiteSourceViewSet,
 )
 from chatsphere.api.widget import (
     WidgetBotView,
@@ -27,6 +28,7 @@ router.include_root_view = False
 router.register("bots", BotViewSet, basename="bot")
 router.register("documents", DocumentViewSet, basename="document")
 router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("sources", WebsiteSourceViewSet, basename="source")
 
 urlpatterns = [
     path("health/", HealthView.as_view(), name="health"),

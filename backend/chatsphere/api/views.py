@@ -33,6 +33,7 @@ from chatsphere.api.serializers import (
     ConversationCreateSerializer,
     ConversationDetailSerializer,
     ConversationSerializer,
+    DocumentFilterSerializer,
     DocumentSerializer,
     DocumentUploadSerializer,
     HealthSerializer,
@@ -43,12 +44,15 @@ from chatsphere.api.serializers import (
     TokenPairSerializer,
     TrainTextSerializer,
     UserSerializer,
+    WebsiteSourceCreateSerializer,
+    WebsiteSourceSerializer,
     WidgetSettingsSerializer,
 )
 from chatsphere.api.throttles import LoginThrottle, RefreshIPThrottle, RegisterIPThrottle
-from chatsphere.models import Bot, Conversation, Document
+from chatsphere.models import Bot, Conversation, Document, WebsiteSource
 from chatsphere.services.bots import bot_create, bot_delete, bot_search, bot_update
 from chatsphere.services.conversations import conversation_create, conversation_delete
+from chatsphere.services.document_service import SUPPORTED_EXTENSIONS
 from chatsphere.services.documents import (
     document_create_from_file,
     document_create_from_text,
@@ -57,9 +61,17 @@ from chatsphere.services.documents import (
 )
 from chatsphere.services.health import DatabaseUnavailableError, system_health
 from chatsphere.services.users import user_logout, user_register
+from chatsphere.services.website_sources import (
+    website_source_create,
+    website_source_delete,
+    website_source_recrawl,
+)
 from chatsphere.services.widgets import bot_widget_enable, bot_widget_revoke
 
 BOT_FILTER = OpenApiParameter("bot", OpenApiTypes.UUID, description="Only objects of this bot.")
+SOURCE_FILTER = OpenApiParameter(
+    "source", OpenApiTypes.UUID, description="Only the pages of this website source."
+)
 
 
 def _current_user(request: Request) -> User:
@@ -272,7 +284,9 @@ class BotViewSet(viewsets.ModelViewSet[Bot]):
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[BOT_FILTER], responses={200: DocumentSerializer, **list_errors()}),
+    list=extend_schema(
+        parameters=[BOT_FILTER, SOURCE_FILTER], responses={200: DocumentSerializer, **list_errors()}
+    ),
     retrieve=extend_schema(responses={200: DocumentSerializer, **errors(401, 404, 405)}),
     destroy=extend_schema(
         description="Deletes the document and its vectors; if the AI service is down (503) "
@@ -292,11 +306,15 @@ class DocumentViewSet(
     def get_queryset(self) -> QuerySet[Document]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Document.objects.none()
-        bot_id = _bot_filter(self.request) if self.action == "list" else None
-        return selectors.document_list(owner=_current_user(self.request), bot_id=bot_id)
+        filters: dict[str, UUID] = {}
+        if self.action == "list":
+            serializer = DocumentFilterSerializer(data=self.request.query_params)
+            serializer.is_valid(raise_exception=True)
+            filters = {f"{name}_id": value for name, value in serializer.validated_data.items()}
+        return selectors.document_list(owner=_current_user(self.request), **filters)
 
     @extend_schema(
-        description="Upload a .txt, .md, .pdf or .docx file; it is processed in the background "
+        description=f"Upload a {SUPPORTED_EXTENSIONS} file; it is processed in the background "
         f"(status PROCESSING → READY | ERROR). At most MAX_UPLOAD_BYTES ({settings.MAX_UPLOAD_BYTES}) bytes. "
         "A bot id that is not yours is a 400 on the field `bot`.",
         request={"multipart/form-data": DocumentUploadSerializer},
@@ -395,3 +413,61 @@ class ConversationViewSet(
 
     def perform_destroy(self, instance: Conversation) -> None:
         conversation_delete(conversation=instance)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[BOT_FILTER], responses={200: WebsiteSourceSerializer, **list_errors()}),
+    retrieve=extend_schema(responses={200: WebsiteSourceSerializer, **errors(401, 404)}),
+    destroy=extend_schema(
+        description="Deletes the source and its pages with their vectors; if the AI service is down (503) "
+        "the pages not yet deleted are kept.",
+        responses={204: None, **errors(401, 404, 502, 503)},
+    ),
+)
+class WebsiteSourceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[WebsiteSource],
+):
+    """A website a bot learns from; its pages are documents (`GET documents/?source=<id>`)."""
+
+    serializer_class = WebsiteSourceSerializer
+
+    def get_queryset(self) -> QuerySet[WebsiteSource]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return WebsiteSource.objects.none()
+        bot_id = _bot_filter(self.request) if self.action == "list" else None
+        return selectors.website_source_list(owner=_current_user(self.request), bot_id=bot_id)
+
+    @extend_schema(
+        description="Crawl a website into the bot: pages of the start URL's scheme and host (robots.txt "
+        "obeyed, within the CRAWL_* limits), each stored as a document named by its title (status "
+        "PROCESSING → READY | ERROR with the reason). Addresses on private, loopback or link-local "
+        "networks are never fetched. A bot id that is not yours is a 400 on the field `bot`.",
+        request=WebsiteSourceCreateSerializer,
+        responses={202: WebsiteSourceSerializer, **errors(400, 401, 413, 415)},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = WebsiteSourceCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        source = website_source_create(**serializer.validated_data)
+        return Response(self._shown(source), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        description="Crawl again: changed pages are processed again, pages gone from the site are deleted, "
+        "new ones added; unchanged pages are left as they are. 409 while a crawl runs.",
+        request=None,
+        responses={202: WebsiteSourceSerializer, **errors(401, 404, 409)},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[StrictJSONParser])
+    def crawl(self, request: Request, pk: str | None = None) -> Response:
+        source = website_source_recrawl(source=self.get_object())
+        return Response(self._shown(source), status=status.HTTP_202_ACCEPTED)
+
+    def perform_destroy(self, instance: WebsiteSource) -> None:
+        website_source_delete(source=instance)
+
+    def _shown(self, source: WebsiteSource) -> Any:
+        """The source as it is now (a crawl may have run already, in-process without a broker)."""
+        return WebsiteSourceSerializer(self.get_queryset().get(pk=source.pk)).data

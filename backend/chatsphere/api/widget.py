@@ -8,9 +8,8 @@ allowed origins, so a browser on any other site cannot read an answer.
 
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -18,11 +17,13 @@ from rest_framework import status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatsphere.api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY, idempotency_key
+from chatsphere.api.chat import ChatTurnView
+from chatsphere.api.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY
 from chatsphere.api.schema import errors
 from chatsphere.api.serializers import (
     ChatReplySerializer,
@@ -33,7 +34,6 @@ from chatsphere.api.serializers import (
 )
 from chatsphere.api.throttles import WidgetKeyThrottle, WidgetStartThrottle, WidgetVisitorThrottle
 from chatsphere.models import Bot, Conversation
-from chatsphere.services.conversations import conversation_reply, conversation_turn_open
 from chatsphere.services.widgets import widget_bot_get, widget_conversation_get, widget_conversation_start
 
 VISITOR_HEADER = "X-Visitor-Token"
@@ -99,8 +99,10 @@ class WidgetView(APIView):
         return response
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        origin = request.headers.get("Origin")
+        return self.cors(super().finalize_response(request, response, *args, **kwargs))
+
+    def cors(self, response: HttpResponseBase) -> HttpResponseBase:
+        origin = self.request.headers.get("Origin")
         if self.bot is not None and origin is not None and origin.lower() in self.bot.widget_origins:
             response["Access-Control-Allow-Origin"] = origin
             response["Access-Control-Expose-Headers"] = "Retry-After"
@@ -157,10 +159,19 @@ class WidgetConversationView(WidgetView):
         return Response(WidgetConversationSerializer(_visitor_conversation(request)).data)
 
 
-class WidgetChatView(WidgetView):
+class WidgetChatView(WidgetView, ChatTurnView):
+    """The owner's chat path (api/chat.py): no thread held while the agent answers; JSON only."""
+
     authentication_classes = [VisitorTokenAuthentication]
     permission_classes = [IsVisitor]
     throttle_classes = [WidgetKeyThrottle, WidgetVisitorThrottle]
+    renderer_classes = [JSONRenderer]
+
+    def turn_conversation(self) -> Conversation:
+        return _visitor_conversation(self.request)
+
+    def decorate(self, response: HttpResponseBase) -> HttpResponseBase:
+        return self.cors(response)
 
     @extend_schema(
         operation_id="widget_chat",
@@ -172,16 +183,5 @@ class WidgetChatView(WidgetView):
         request=ChatRequestSerializer,
         responses={200: ChatReplySerializer, **errors(400, 401, 403, 404, 409, 413, 415, 429, 502, 503)},
     )
-    def post(self, request: Request, key: str) -> Response:
-        serializer = ChatRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        turn = conversation_turn_open(
-            conversation=_visitor_conversation(request),
-            message=serializer.validated_data["message"],
-            idempotency_key=idempotency_key(request),
-        )
-        # A synchronous DRF view: it holds its request thread while the agent answers (the owner's chat
-        # view, api/chat.py, does not).
-        bot_message = async_to_sync(conversation_reply)(turn=turn)
-        reply = ChatReplySerializer({"user_message": turn.user_message, "bot_message": bot_message})
-        return Response(reply.data)
+    async def post(self, request: HttpRequest, key: str) -> HttpResponseBase:
+        return await self.answer_turn(request, key=key)

@@ -27,8 +27,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol, runtime_checkable
 from uuid import UUID
 
+import aiohttp
 import httpx
 from django.conf import settings
+from httpx_aiohttp import AiohttpTransport
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +131,12 @@ class AgentHealth:
     providers: dict[str, str] = field(default_factory=dict)
 
 
+# What a client is told of the agent's failures, the same in a JSON error (api/errors.py) and in a stream's
+# error event: the agent cannot answer now (retry later), or it failed to handle the request.
+PUBLIC_UNAVAILABLE = "agent_unavailable"
+PUBLIC_FAILED = "agent_error"
+
+
 class AgentError(Exception):
     """The agent could not do what we asked. `message` is safe to show to a user."""
 
@@ -169,26 +177,12 @@ class AgentGateway(Protocol):
         self, *, bot_id: UUID, query: str, top_k: int | None = None, mode: str | None = None
     ) -> SearchResult: ...
 
-    def call_chat(
-        self,
-        *,
-        bot_id: UUID,
-        message: str,
-        history: Sequence[HistoryItem],
-        system_prompt: str | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        user_id: str | None = None,
-        top_k: int | None = None,
-        min_score: float | None = None,
-    ) -> ChatResult: ...
-
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int: ...
 
     def call_delete_bot(self, *, bot_id: UUID) -> bool: ...
 
     async def acall_chat(self, *, call: ChatCall) -> ChatResult:
-        """`call_chat` without holding a thread while the agent works."""
+        """The whole answer of one chat turn, awaited: no thread is held while the agent works."""
         ...
 
     async def open_chat_stream(self, *, call: ChatCall) -> AsyncIterator[ChatEvent]:
@@ -207,6 +201,7 @@ MAX_CHUNKS_PER_REQUEST = 256
 MAX_CHAT_MESSAGE_CHARS = 8000
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
 DEFAULT_TOTAL_TIMEOUT_SECONDS = 45.0
+DEFAULT_STREAM_TIMEOUT_SECONDS = 300.0
 HEALTH_TIMEOUT_SECONDS = 2.0
 DEFAULT_LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0)
 
@@ -221,6 +216,7 @@ class HttpAgentClient:
         token: str,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         total_timeout: float = DEFAULT_TOTAL_TIMEOUT_SECONDS,
+        stream_timeout: float = DEFAULT_STREAM_TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits = DEFAULT_LIMITS,
@@ -228,10 +224,12 @@ class HttpAgentClient:
     ) -> None:
         """`timeout` bounds connecting and each wait for bytes (the first byte of a hung agent);
         `total_timeout` bounds a whole call, so an agent trickling its answer cannot hold a worker;
+        `stream_timeout` a whole streamed answer, whose heartbeats reset the per-read deadline;
         `batch_chunks` (at most MAX_CHUNKS_PER_REQUEST) is how many chunks each /embed_and_store carries."""
         self.base_url = base_url.rstrip("/")
         self._batch_chunks = batch_chunks
         self._total_timeout = total_timeout
+        self._stream_timeout = stream_timeout
         self._client_options: dict[str, Any] = {
             "base_url": self.base_url,
             "headers": {"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -250,6 +248,12 @@ class HttpAgentClient:
 
     def close(self) -> None:
         self._client.close()
+
+    async def aclose(self) -> None:
+        """Close this event loop's async client (its aiohttp session), as a test's loop ends."""
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
     def health(self) -> AgentHealth:
         # A health check must answer fast even when the agent hangs: it has its own short deadline.
@@ -302,32 +306,6 @@ class HttpAgentClient:
                 raise _protocol_error("/embed_and_store", exc) from exc
         return EmbedResult(document_id=document_id, stored_vector_count=stored)
 
-    def call_chat(
-        self,
-        *,
-        bot_id: UUID,
-        message: str,
-        history: Sequence[HistoryItem],
-        system_prompt: str | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        user_id: str | None = None,
-        top_k: int | None = None,
-        min_score: float | None = None,
-    ) -> ChatResult:
-        call = ChatCall(
-            bot_id=bot_id,
-            message=message,
-            history=history,
-            system_prompt=system_prompt,
-            model=model,
-            temperature=temperature,
-            user_id=user_id,
-            top_k=top_k,
-            min_score=min_score,
-        )
-        return _chat_result(self._request("POST", "/chat", json=_chat_payload(call)))
-
     async def acall_chat(self, *, call: ChatCall) -> ChatResult:
         client = self._async_client()
         try:
@@ -355,13 +333,14 @@ class HttpAgentClient:
             await response.aread()
             await response.aclose()
             _success_body(response, "POST", "/chat/stream")  # raises the AgentError of this status
-        return _stream_events(response)
+        return _stream_events(response, deadline=asyncio.get_running_loop().time() + self._stream_timeout)
 
     def _async_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            client = httpx.AsyncClient(transport=self._async_transport, **self._client_options)
+            transport = self._async_transport or AgentAiohttpTransport(limits=self._client_options["limits"])
+            client = httpx.AsyncClient(transport=transport, **self._client_options)
             self._async_clients[loop] = client
         return client
 
@@ -435,6 +414,22 @@ class HttpAgentClient:
         return _success_body(response, method, path)
 
 
+class AgentAiohttpTransport(AiohttpTransport):
+    """httpx's API over aiohttp's connection pool: with 100 chats in flight, httpx's own async pool added half
+    a second to each (docs/benchmarks.md). A connection that fails without a timeout (refused, or dropped by
+    a dying agent) is an httpx.ConnectError here, not the ConnectTimeout that httpx-aiohttp makes of it, so
+    it reads as "unreachable" rather than "took too long"."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.ConnectTimeout as exc:
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+                raise httpx.ConnectError(str(cause), request=request) from cause
+            raise
+
+
 def _transport_failure(method: str, path: str, exc: httpx.TransportError) -> AgentUnavailableError:
     if isinstance(exc, httpx.TimeoutException):
         logger.warning("agent %s %s timed out: %s", method, path, type(exc).__name__)
@@ -496,12 +491,26 @@ def _chat_result(body: Mapping[str, Any]) -> ChatResult:
         raise _protocol_error("/chat", exc) from exc
 
 
-async def _stream_events(response: httpx.Response) -> AsyncIterator[ChatEvent]:
-    """The agent's server-sent events as ChatEvents; always ends with DoneEvent or ErrorEvent."""
+async def _stream_events(response: httpx.Response, *, deadline: float) -> AsyncIterator[ChatEvent]:
+    """The agent's server-sent events as ChatEvents; always ends with DoneEvent or ErrorEvent, by `deadline`
+    (the event loop's clock) at the latest."""
     finished = False
+    lines = response.aiter_lines()
     try:
         name, data = "", ""
-        async for line in response.aiter_lines():
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):  # around the read only: never across a yield
+                    line = await anext(lines)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                logger.warning("agent /chat/stream passed its total deadline")
+                finished = True
+                yield ErrorEvent(
+                    code=PUBLIC_UNAVAILABLE, message="The AI service took too long to answer.", retryable=True
+                )
+                return
             if line.startswith(":"):
                 yield HeartbeatEvent()
             elif line.startswith("event:"):
@@ -519,14 +528,12 @@ async def _stream_events(response: httpx.Response) -> AsyncIterator[ChatEvent]:
         logger.warning("agent /chat/stream broke off: %s", type(exc).__name__)
         finished = True
         yield ErrorEvent(
-            code="agent_unreachable", message="The AI service stopped answering mid-way.", retryable=True
+            code=PUBLIC_UNAVAILABLE, message="The AI service stopped answering mid-way.", retryable=True
         )
     finally:
         await response.aclose()
     if not finished:
-        yield ErrorEvent(
-            code="agent_protocol_error", message="The AI service ended its answer early.", retryable=True
-        )
+        yield ErrorEvent(code=PUBLIC_FAILED, message="The AI service ended its answer early.", retryable=True)
 
 
 def _chat_event(name: str, data: str) -> ChatEvent:
@@ -547,9 +554,7 @@ def _chat_event(name: str, data: str) -> ChatEvent:
         _protocol_error("/chat/stream", exc)  # logs it; mid-stream it can only become an event
     else:
         logger.error("agent /chat/stream sent an unknown event %r", name)
-    return ErrorEvent(
-        code="agent_protocol_error", message="The AI service sent an invalid reply.", retryable=False
-    )
+    return ErrorEvent(code=PUBLIC_FAILED, message="The AI service sent an invalid reply.", retryable=False)
 
 
 def _batches(chunks: Sequence[str], size: int) -> list[tuple[int, Sequence[str]]]:
@@ -627,36 +632,12 @@ class InMemoryAgent:
             self.vectors.setdefault(bot_id, {})[document_id] = list(chunks)
         return EmbedResult(document_id=document_id, stored_vector_count=len(chunks))
 
-    def call_chat(
-        self,
-        *,
-        bot_id: UUID,
-        message: str,
-        history: Sequence[HistoryItem],
-        system_prompt: str | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        user_id: str | None = None,
-        top_k: int | None = None,
-        min_score: float | None = None,
-    ) -> ChatResult:
+    def _answer(self, call: ChatCall) -> ChatResult:
         self._check_available()
-        self.chat_requests.append(
-            {
-                "bot_id": bot_id,
-                "message": message,
-                "history": list(history),
-                "system_prompt": system_prompt,
-                "model": model,
-                "temperature": temperature,
-                "user_id": user_id,
-                "top_k": top_k,
-                "min_score": min_score,
-            }
-        )
-        sources = tuple(self._keyword_matches(bot_id=bot_id, query=message)[: top_k or 4])
+        self.chat_requests.append({item.name: getattr(call, item.name) for item in fields(call)})
+        sources = tuple(self._keyword_matches(bot_id=call.bot_id, query=call.message)[: call.top_k or 4])
         response = sources[0].text if sources else "I could not find anything about that in my documents."
-        return ChatResult(response=response, sources=sources, model=model or self.model_name)
+        return ChatResult(response=response, sources=sources, model=call.model or self.model_name)
 
     def call_search(
         self, *, bot_id: UUID, query: str, top_k: int | None = None, mode: str | None = None
@@ -683,11 +664,10 @@ class InMemoryAgent:
         return scored
 
     async def acall_chat(self, *, call: ChatCall) -> ChatResult:
-        return self.call_chat(**_call_fields(call))
+        return self._answer(call)
 
     async def open_chat_stream(self, *, call: ChatCall) -> AsyncIterator[ChatEvent]:
-        result = self.call_chat(**_call_fields(call))
-        return self._events(result)
+        return self._events(self._answer(call))
 
     async def _events(self, result: ChatResult) -> AsyncIterator[ChatEvent]:
         yield SourcesEvent(sources=result.sources)
@@ -714,11 +694,6 @@ class InMemoryAgent:
             raise AgentUnavailableError("The AI service is unreachable.", code="agent_unreachable")
 
 
-def _call_fields(call: ChatCall) -> dict[str, Any]:
-    # Not dataclasses.asdict: it would turn the HistoryItems into dicts too.
-    return {item.name: getattr(call, item.name) for item in fields(call)}
-
-
 _agent: AgentGateway | None = None
 _agent_lock = threading.Lock()
 
@@ -734,6 +709,7 @@ def build_agent_from_settings() -> AgentGateway:
             settings.AGENT_FIRST_BYTE_TIMEOUT_SECONDS, connect=settings.AGENT_CONNECT_TIMEOUT_SECONDS
         ),
         total_timeout=settings.AGENT_TIMEOUT_SECONDS,
+        stream_timeout=settings.AGENT_STREAM_TIMEOUT_SECONDS,
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         batch_chunks=settings.AGENT_EMBED_BATCH_CHUNKS,
     )

@@ -23,6 +23,7 @@ from chatsphere.models import Bot, Conversation, Message
 from chatsphere.selectors import document_names, message_history
 from chatsphere.services.agent_client import (
     ChatCall,
+    ChatResult,
     ChatSource,
     DoneEvent,
     ErrorEvent,
@@ -140,8 +141,7 @@ async def conversation_reply(*, turn: ChatTurn) -> Message:
     if turn.answered is not None:
         return turn.answered
     result = await get_agent().acall_chat(call=turn.call)
-    sources = await in_db_thread(_sources_json)(conversation=turn.conversation, sources=result.sources)
-    return await in_db_thread(_turn_close)(turn=turn, content=result.response, sources=sources)
+    return await in_db_thread(_turn_answer)(turn=turn, result=result)
 
 
 async def conversation_reply_stream(*, turn: ChatTurn) -> AsyncIterator[ReplyEvent]:
@@ -224,18 +224,25 @@ def _sources_json(*, conversation: Conversation, sources: Iterable[ChatSource]) 
     return [_source_json(source, names.get(source.document_id)) for source in sources]
 
 
+def _turn_answer(*, turn: ChatTurn, result: ChatResult) -> Message:
+    """Close a turn answered in one piece: its sources named and the answer saved, in one database step."""
+    sources = _sources_json(conversation=turn.conversation, sources=result.sources)
+    return _turn_close(turn=turn, content=result.response, sources=sources)
+
+
 def _turn_close(
     *, turn: ChatTurn, content: str, sources: list[dict[str, Any]], complete: bool = True
 ) -> Message:
-    bot_message = Message.objects.create(
-        conversation=turn.conversation,
-        role=Message.Role.BOT,
-        idempotency_key=turn.idempotency_key,
-        content=content,
-        sources=sources,
-        complete=complete,
-    )
-    Conversation.objects.filter(pk=turn.conversation.pk).update(updated_at=timezone.now())
+    with transaction.atomic():
+        bot_message = Message.objects.create(
+            conversation=turn.conversation,
+            role=Message.Role.BOT,
+            idempotency_key=turn.idempotency_key,
+            content=content,
+            sources=sources,
+            complete=complete,
+        )
+        Conversation.objects.filter(pk=turn.conversation.pk).update(updated_at=timezone.now())
     return bot_message
 
 

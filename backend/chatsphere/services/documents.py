@@ -61,7 +61,7 @@ def document_create_from_file(*, bot: Bot, uploaded_file: UploadedFile[bytes]) -
     )
     document.file.save(filename, uploaded_file, save=False)
     document.save()
-    _schedule_ingest(document)
+    document_schedule_ingest(document)
     return document
 
 
@@ -84,7 +84,7 @@ def document_create_from_text(*, bot: Bot, text: str, name: str | None = None) -
     )
     document.full_clean()
     document.save()
-    _schedule_ingest(document)
+    document_schedule_ingest(document)
     return document
 
 
@@ -145,6 +145,10 @@ def document_ingest(*, document_id: UUID, bot_id: UUID | None = None) -> Documen
 
 def document_retry(*, document: Document) -> Document:
     """Queue a failed document for ingestion again."""
+    if document.source_id is not None and not document.text:
+        raise DocumentNotRetryableError(
+            "This page could not be read from its website; crawl the website again to retry it."
+        )
     claimed = Document.objects.filter(pk=document.pk, status=Document.Status.ERROR, deleting=False).update(
         status=Document.Status.PROCESSING,
         error_message="",
@@ -157,7 +161,7 @@ def document_retry(*, document: Document) -> Document:
             f"Only documents in status {Document.Status.ERROR} can be retried; this one is {document.status}."
         )
     document.refresh_from_db()
-    _schedule_ingest(document)
+    document_schedule_ingest(document)
     return document
 
 
@@ -282,7 +286,8 @@ def _document_set_state(
     return document
 
 
-def _schedule_ingest(document: Document) -> None:
+def document_schedule_ingest(document: Document) -> None:
+    """Queue `document`'s ingestion once the current transaction commits (ERROR if it cannot be queued)."""
     document_id, bot_id = document.id, document.bot_id
 
     def enqueue() -> None:

@@ -45,3 +45,7 @@ class WidgetNotFoundError(ServiceError):
 
 class OriginNotAllowedError(ServiceError):
     code = "origin_not_allowed"
+
+
+class CrawlInProgressError(ServiceError):
+    code = "crawl_in_progress"

@@ -16,7 +16,14 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from chatsphere.services.agent_client import InMemoryAgent, set_agent
+from chatsphere.services.web_fetch import SafeFetcher, set_fetcher
 from chatsphere.tests.factories import UserFactory
+from testsupport.fixture_site import FixtureSite, help_centre, serving, sitemap
+
+# What the crawler's tests allow themselves: the loopback fixture site, a body limit the huge page exceeds,
+# a timeout the slow page exceeds.
+TEST_FETCH_MAX_BYTES = 100_000
+TEST_FETCH_TIMEOUT_S = 0.5
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,6 +42,27 @@ def agent() -> Iterator[InMemoryAgent]:
     set_agent(in_memory)
     yield in_memory
     set_agent(None)
+
+
+@pytest.fixture(autouse=True)
+def fetcher(settings: Settings) -> Iterator[SafeFetcher]:
+    """The crawler's fetcher for every test: loopback allowed (the fixture site), small limits, no delay."""
+    settings.CRAWL_DELAY_SECONDS = 0
+    loopback = SafeFetcher(
+        allow_loopback=True, timeout_s=TEST_FETCH_TIMEOUT_S, max_bytes=TEST_FETCH_MAX_BYTES
+    )
+    set_fetcher(loopback)
+    yield loopback
+    set_fetcher(None)
+    loopback.close()
+
+
+@pytest.fixture
+def help_site() -> Iterator[FixtureSite]:
+    """testsupport's help centre on loopback, with its sitemap."""
+    with serving(help_centre(FixtureSite())) as site:
+        sitemap(site)
+        yield site
 
 
 @pytest.fixture(autouse=True)

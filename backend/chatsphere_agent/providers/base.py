@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -311,8 +311,10 @@ class Checkpoints(Protocol):
 class ChatModelProvider(Protocol):
     name: str  # e.g. "extractive", "gemini:gemini-2.5-flash"
 
-    def answer(self, *, request: AnswerRequest) -> ModelAnswer: ...
+    async def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+        """Awaited on the event loop: a model called over the network holds no thread while it thinks."""
+        ...
 
-    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+    def stream(self, *, request: AnswerRequest) -> AsyncIterator[AnswerDelta]:
         """The same one LLM call as `answer`, yielded as it is produced; raises ProviderError mid-way."""
         ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -184,22 +184,22 @@ class GeminiChatModel:
             http_options=_http_options_from_settings(settings),
         )
 
-    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+    async def answer(self, *, request: AnswerRequest) -> ModelAnswer:
         requested_model = request.model or self._default_model
         try:
-            reply = self._llm_for(requested_model).invoke(
+            reply = await self._llm_for(requested_model).ainvoke(
                 build_chat_messages(request), **self._call_options(request)
             )
         except Exception as error:
             raise to_provider_error(error, action="chat") from error
         return self._to_answer(reply, requested_model=requested_model)
 
-    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+    async def stream(self, *, request: AnswerRequest) -> AsyncIterator[AnswerDelta]:
         """streamGenerateContent (alt=sse): the google-genai retry covers opening the stream only."""
         requested_model = request.model or self._default_model
         produced = False
         try:
-            for chunk in self._llm_for(requested_model).stream(
+            async for chunk in self._llm_for(requested_model).astream(
                 build_chat_messages(request), **self._call_options(request)
             ):
                 if chunk.text:

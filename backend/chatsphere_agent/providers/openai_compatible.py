@@ -1,12 +1,13 @@
 """Chat through any OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio, OpenAI itself).
 
 One ChatOpenAI object per process; a request's own model or temperature is bound onto it per call,
-which reuses the same HTTP client instead of building a new one.
+which reuses the same HTTP client instead of building a new one. The agent calls it asynchronously, over
+aiohttp's connection pool (openai's DefaultAioHttpClient): a chat waiting on the model holds no thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -60,25 +61,26 @@ class OpenAICompatibleChatModel:
             openai_api_key=api_key,
             request_timeout=settings.provider_timeout_seconds,
             max_retries=settings.provider_max_retries,
+            http_async_client=openai.DefaultAioHttpClient(timeout=settings.provider_timeout_seconds),
         )
         return cls(chat_model=chat_model, default_model=settings.llm_model)
 
-    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+    async def answer(self, *, request: AnswerRequest) -> ModelAnswer:
         messages = build_chat_messages(request)
         try:
-            reply = self._runnable(request).invoke(messages)
+            reply = await self._runnable(request).ainvoke(messages)
         except openai.OpenAIError as exc:
             raise provider_error_from_openai(exc) from exc
         return ModelAnswer(
             text=answer_text(reply.text, provider=PROVIDER), model=request.model or self._default_model
         )
 
-    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+    async def stream(self, *, request: AnswerRequest) -> AsyncIterator[AnswerDelta]:
         messages = build_chat_messages(request)
         answered_by = request.model or self._default_model
         produced = False
         try:
-            for chunk in self._runnable(request).stream(messages):
+            async for chunk in self._runnable(request).astream(messages):
                 if chunk.text:
                     produced = True
                     yield AnswerDelta(text=chunk.text, model=answered_by)

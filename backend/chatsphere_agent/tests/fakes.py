@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from chatsphere_agent.providers.base import (
     AnswerDelta,
     AnswerRequest,
+    ChatModelProvider,
     ChunkBatch,
     DocumentChunks,
     ModelAnswer,
@@ -137,11 +138,11 @@ class RecordingChatModel:
     reply: str = "a recorded reply"
     calls: list[dict[str, object]] = field(default_factory=list)
 
-    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+    async def answer(self, *, request: AnswerRequest) -> ModelAnswer:
         self._record(request)
         return ModelAnswer(text=self.reply, model=request.model or self.name)
 
-    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+    async def stream(self, *, request: AnswerRequest) -> AsyncIterator[AnswerDelta]:
         self._record(request)
         for word in re.findall(r"\S+\s*", self.reply):
             yield AnswerDelta(text=word, model=request.model or self.name)
@@ -167,10 +168,10 @@ class FailingChatModel:
         self.error = error
         self.deltas_before_failing = deltas_before_failing
 
-    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+    async def answer(self, *, request: AnswerRequest) -> ModelAnswer:
         raise self.error
 
-    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
+    async def stream(self, *, request: AnswerRequest) -> AsyncIterator[AnswerDelta]:
         for index in range(self.deltas_before_failing):
             yield AnswerDelta(text=f"part{index} ", model=self.name)
         raise self.error
@@ -184,10 +185,24 @@ class SlowChatModel:
     def __init__(self, *, delay_s: float) -> None:
         self.delay_s = delay_s
 
-    def answer(self, *, request: AnswerRequest) -> ModelAnswer:
-        time.sleep(self.delay_s)
+    async def answer(self, *, request: AnswerRequest) -> ModelAnswer:
+        await asyncio.sleep(self.delay_s)
         return ModelAnswer(text="late", model=self.name)
 
-    def stream(self, *, request: AnswerRequest) -> Iterator[AnswerDelta]:
-        answer = self.answer(request=request)
+    async def stream(self, *, request: AnswerRequest) -> AsyncIterator[AnswerDelta]:
+        answer = await self.answer(request=request)
         yield AnswerDelta(text=answer.text, model=answer.model)
+
+
+def answer_now(model: ChatModelProvider, request: AnswerRequest) -> ModelAnswer:
+    """A chat model's answer, from a synchronous test."""
+    return asyncio.run(model.answer(request=request))
+
+
+def stream_now(model: ChatModelProvider, request: AnswerRequest) -> list[AnswerDelta]:
+    """Every delta of a chat model's stream, from a synchronous test."""
+
+    async def collect() -> list[AnswerDelta]:
+        return [delta async for delta in model.stream(request=request)]
+
+    return asyncio.run(collect())

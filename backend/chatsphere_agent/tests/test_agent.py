@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
-from chatsphere_agent.agent import BotQuery, bot_chat, bot_chat_stream
+from chatsphere_agent.agent import BotQuery, ChatStream, bot_chat, bot_chat_stream
 from chatsphere_agent.providers.base import HistoryTurn, RetrievedChunk
 from chatsphere_agent.providers.factory import Providers
 from chatsphere_agent.retrieval import Fusion
@@ -37,7 +38,7 @@ def test_one_llm_call_given_exactly_the_relevant_chunks_which_become_the_sources
     )
     history = [HistoryTurn(role="user", content="earlier")]
 
-    result = bot_chat(providers=providers, query=_query(message="question?", history=history))
+    result = asyncio.run(bot_chat(providers=providers, query=_query(message="question?", history=history)))
 
     assert len(llm.calls) == 1
     assert llm.calls[0]["context"] == [relevant]
@@ -52,7 +53,7 @@ def test_the_llm_is_still_asked_once_when_nothing_is_relevant() -> None:
         embeddings=RecordingEmbeddings(), vector_store=FixedDimensionStore(dimension=4), chat_model=llm
     )
 
-    result = bot_chat(providers=providers, query=_query(message="hello", history=[]))
+    result = asyncio.run(bot_chat(providers=providers, query=_query(message="hello", history=[])))
 
     assert len(llm.calls) == 1
     assert llm.calls[0]["context"] == []
@@ -68,9 +69,14 @@ def test_a_stream_retrieves_before_the_model_and_calls_it_once_when_iterated() -
         chat_model=llm,
     )
 
-    stream = bot_chat_stream(providers=providers, query=_query(message="question?", history=[]))
+    async def turn() -> tuple[ChatStream, list[dict[str, object]], str]:
+        stream = await bot_chat_stream(providers=providers, query=_query(message="question?", history=[]))
+        calls_before_iterating = list(llm.calls)
+        return stream, calls_before_iterating, "".join([delta.text async for delta in stream.deltas])
+
+    stream, calls_before_iterating, streamed = asyncio.run(turn())
 
     assert stream.sources == [relevant]
-    assert llm.calls == []
-    assert "".join(delta.text for delta in stream.deltas) == llm.reply
+    assert calls_before_iterating == []
+    assert streamed == llm.reply
     assert len(llm.calls) == 1

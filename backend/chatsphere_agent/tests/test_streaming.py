@@ -77,6 +77,19 @@ def test_one_llm_call_per_streamed_turn(embedded_providers: Providers, settings:
     assert events[-1] == ("done", {"response": "four point two meters", "model": "my-model"})
 
 
+def test_the_done_text_is_exactly_the_streamed_tokens(
+    embedded_providers: Providers, settings: AgentSettings
+) -> None:
+    llm = RecordingChatModel(reply="It is 4.2 m wide. \n")
+    client = client_for(replace(embedded_providers, chat_model=llm), settings)
+
+    events, _ = stream(client, chat_payload())
+
+    streamed = "".join(data["text"] for name, data in events if name == "token")
+    assert streamed == llm.reply
+    assert events[-1][1]["response"] == streamed
+
+
 def test_a_model_failing_mid_stream_ends_it_with_an_error_event(
     embedded_providers: Providers, settings: AgentSettings
 ) -> None:

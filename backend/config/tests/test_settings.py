@@ -112,6 +112,27 @@ def test_the_fast_password_hasher_is_for_local_test_servers_only() -> None:
     assert local.returncode == 0, local.stderr
 
 
+def test_the_crawler_may_reach_loopback_only_on_local_test_servers() -> None:
+    public = load_settings(
+        DJANGO_SECRET_KEY=SAFE_KEY,
+        WEB_FETCH_ALLOW_LOOPBACK="true",
+        DJANGO_ALLOWED_HOSTS="chatsphere.example.com",
+        AGENT_BACKEND="memory",
+    )
+    local = load_settings(DJANGO_SECRET_KEY=SAFE_KEY, WEB_FETCH_ALLOW_LOOPBACK="true", AGENT_BACKEND="memory")
+
+    assert public.returncode != 0
+    assert "WEB_FETCH_ALLOW_LOOPBACK is for test runs on localhost" in public.stderr
+    assert local.returncode == 0, local.stderr
+
+
+def test_a_crawl_must_end_before_the_tasks_soft_time_limit() -> None:
+    loaded = load_settings(DJANGO_SECRET_KEY=SAFE_KEY, CRAWL_TIME_LIMIT_SECONDS="300", AGENT_BACKEND="memory")
+
+    assert loaded.returncode != 0
+    assert "Need CRAWL_TIME_LIMIT_SECONDS < CELERY_TASK_SOFT_TIME_LIMIT_SECONDS" in loaded.stderr
+
+
 def test_passwords_keep_djangos_hashers_unless_the_fast_one_is_asked_for() -> None:
     default = load_settings(DJANGO_SECRET_KEY=SAFE_KEY, AGENT_BACKEND="memory")
     fast = load_settings(

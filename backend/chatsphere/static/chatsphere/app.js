@@ -195,12 +195,25 @@ async function sendMessage(text) {
 
 // --- documents ----------------------------------------------------------------------------------------
 
-const STATUS_WORDS = { PROCESSING: "Processing…", READY: "Ready", ERROR: "Failed" };
+const STATUS_WORDS = { PROCESSING: "Processing…", READY: "Ready", ERROR: "Failed", CRAWLING: "Crawling…" };
 
 async function renderDocuments() {
-  const documents = (await api(`/documents/?bot=${state.bot.id}`)).results;
+  const [documents, websites] = await Promise.all([
+    api(`/documents/?bot=${state.bot.id}`).then((page) => page.results),
+    api(`/sources/?bot=${state.bot.id}`).then((page) => page.results),
+  ]);
+  $("#website-list").replaceChildren(...websites.map((website) => el("tr", { "data-website": website.id },
+    el("td", {}, website.start_url, website.recrawl_interval_hours ? el("span", { class: "page-url" }, ` every ${website.recrawl_interval_hours} h`) : ""),
+    el("td", {}, el("span", { class: `status ${website.status.toLowerCase()}`, "data-status": website.status }, STATUS_WORDS[website.status]),
+      website.message ? el("span", { class: "error-message" }, ` ${website.message}`) : ""),
+    el("td", {}, String(website.page_count)),
+    el("td", {},
+      el("button", { type: "button", disabled: website.status === "CRAWLING" ? "" : null, onclick: () => attempt(async () => { await api(`/sources/${website.id}/crawl/`, { method: "POST" }); await renderDocuments(); }) }, "Re-crawl"),
+      " ",
+      el("button", { type: "button", class: "danger", onclick: () => attempt(() => deleteWebsite(website)) }, "Delete")),
+  )));
   $("#document-list").replaceChildren(...documents.map((document_) => el("tr", { "data-document": document_.id },
-    el("td", {}, document_.name),
+    el("td", {}, document_.name, document_.url ? el("span", { class: "page-url" }, ` ${document_.url}`) : ""),
     el("td", {}, el("span", { class: `status ${document_.status.toLowerCase()}`, "data-status": document_.status }, STATUS_WORDS[document_.status]),
       document_.error_message ? el("span", { class: "error-message" }, ` ${document_.error_message}`) : ""),
     el("td", {}, String(document_.chunk_count)),
@@ -211,7 +224,7 @@ async function renderDocuments() {
       " ",
       el("button", { type: "button", class: "danger", onclick: () => attempt(() => deleteDocument(document_)) }, "Delete")),
   )));
-  if (documents.some((document_) => document_.status === "PROCESSING")) {
+  if (documents.some((document_) => document_.status === "PROCESSING") || websites.some((website) => website.status === "CRAWLING")) {
     state.pollTimer = setTimeout(() => attempt(() => state.tab === "documents" && renderDocuments()), POLL_MS);
   }
 }
@@ -221,6 +234,12 @@ async function showChunks(document_) {
   $("#chunks-title").textContent = `Chunks of ${document_.name}`;
   $("#chunk-list").replaceChildren(...chunks.map((chunk) => el("li", { value: String(chunk.index + 1) }, chunk.content)));
   $("#chunks").hidden = false;
+}
+
+async function deleteWebsite(website) {
+  if (!confirm(`Delete ${website.start_url} and its pages? The bot forgets them.`)) return;
+  await api(`/sources/${website.id}/`, { method: "DELETE" });
+  await renderDocuments();
 }
 
 async function deleteDocument(document_) {
@@ -318,6 +337,15 @@ on("#upload-form", "submit", async (event) => {
 on("#text-form", "submit", async (event) => {
   const elements = event.target.elements;
   await api("/documents/train_text/", { method: "POST", json: { bot: state.bot.id, name: elements.name.value, text: elements.text.value } });
+  event.target.reset();
+  await renderDocuments();
+});
+on("#website-form", "submit", async (event) => {
+  const elements = event.target.elements;
+  const json = { bot: state.bot.id, start_url: elements.start_url.value };
+  if (elements.sitemap_url.value) json.sitemap_url = elements.sitemap_url.value;
+  if (elements.recrawl_interval_hours.value) json.recrawl_interval_hours = Number(elements.recrawl_interval_hours.value);
+  await api("/sources/", { method: "POST", json });
   event.target.reset();
   await renderDocuments();
 });

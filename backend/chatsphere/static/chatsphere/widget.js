@@ -16,6 +16,8 @@
     <style>
       :host { all: initial; font-family: system-ui, sans-serif; }
       .bubble { position: fixed; right: 1.25rem; bottom: 1.25rem; width: 3.5rem; height: 3.5rem; border-radius: 50%; border: 0; background: #2450d8; color: #fff; font-size: 1.5rem; cursor: pointer; box-shadow: 0 4px 14px rgba(0,0,0,.25); z-index: 2147483000; }
+      /* The icon is an inline SVG, not the 💬 emoji: a browser without an emoji font draws that as a box. */
+      .bubble .icon { display: block; margin: auto; }
       button:focus-visible, textarea:focus-visible { outline: 3px solid #f0a000; outline-offset: 2px; }
       .panel { position: fixed; right: 1.25rem; bottom: 5.5rem; width: min(22rem, calc(100vw - 2.5rem)); height: 28rem; display: flex; flex-direction: column; background: #fff; color: #1d2330; border: 1px solid #d5dae3; border-radius: 12px; box-shadow: 0 8px 30px rgba(0,0,0,.2); z-index: 2147483000; }
       .panel[hidden] { display: none; }
@@ -30,7 +32,7 @@
       textarea { flex: 1; resize: none; font: inherit; padding: .4rem; border: 1px solid #8b93a3; border-radius: 6px; }
       form button { border: 0; border-radius: 6px; background: #2450d8; color: #fff; padding: 0 .9rem; font: inherit; cursor: pointer; }
     </style>
-    <button class="bubble" type="button" aria-expanded="false" aria-controls="panel" aria-label="Open chat">💬</button>
+    <button class="bubble" type="button" aria-expanded="false" aria-controls="panel" aria-label="Open chat"><svg class="icon" viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false"><path fill="currentColor" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg></button>
     <section class="panel" id="panel" hidden aria-label="Chat">
       <header>Chat</header>
       <ol aria-live="polite"></ol>

@@ -59,6 +59,8 @@ def test_chat_saves_both_messages_with_sources(api, conversation, agent):
 
     detail = api.get(f"/api/conversations/{conversation.id}/").json()
     assert [m["role"] for m in detail["messages"]] == ["USER", "BOT"]
+    # The chat renders its messages without DRF (api/chat.py): exactly as the conversation shows them.
+    assert detail["messages"] == [body["user_message"], body["bot_message"]]
     sent = agent.chat_requests[-1]
     assert (sent["system_prompt"], sent["model"], sent["temperature"]) == (
         "Be kind.",

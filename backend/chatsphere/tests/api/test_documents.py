@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from chatsphere.models import Chunk, Document
 from chatsphere.tests.factories import BotFactory, DocumentFactory
 from chatsphere.tests.helpers import assert_error
+from chatsphere.tests.services.test_document_service import HTML_PAGE, pptx_with, xlsx_with
 
 pytestmark = pytest.mark.django_db
 
@@ -40,12 +41,60 @@ def test_upload_is_accepted_processing_then_ingested_ready(
 
 
 @pytest.mark.parametrize(
+    ("name", "build", "content_type", "expected"),
+    [
+        ("hours.html", lambda: HTML_PAGE, "text/html", "opens at nine in the morning"),
+        ("prices.csv", lambda: b"product,price\nkayak,899\n", "text/csv", "kayak | 899"),
+        (
+            "prices.xlsx",
+            lambda: xlsx_with({"Prices": [["product", "price"], ["kayak", 899]]}),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "kayak | 899",
+        ),
+        (
+            "roadmap.pptx",
+            lambda: pptx_with([("Roadmap", "Ship the kayak rental in May.")]),
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            "Ship the kayak rental in May.",
+        ),
+    ],
+)
+def test_each_new_file_type_is_ingested_through_the_api(
+    api, bot, agent, django_capture_on_commit_callbacks, name, build, content_type, expected
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(api, bot.id, name, build())
+    assert response.status_code == 202, response.content
+    assert response.json()["content_type"] == content_type
+
+    document = api.get(f"/api/documents/{response.json()['id']}/").json()
+    assert document["status"] == "READY", document["error_message"]
+    assert expected in " ".join(agent.vectors[bot.id][UUID(document["id"])])
+
+
+def test_a_spreadsheet_past_the_row_limit_ends_in_error_saying_so(
+    api, bot, settings, django_capture_on_commit_callbacks
+):
+    settings.MAX_SHEET_ROWS = 3
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(api, bot.id, "big.xlsx", xlsx_with({"Rows": [[n] for n in range(4)]}))
+
+    document = api.get(f"/api/documents/{response.json()['id']}/").json()
+    assert document["status"] == "ERROR"
+    assert document["error_message"] == "The spreadsheet has more than 3 rows; split it into smaller files."
+
+
+@pytest.mark.parametrize(
     ("name", "content"),
     [
         ("virus.exe", b"MZ\x90\x00"),
         ("fake.pdf", b"just text, not a pdf"),
         ("fake.docx", b"plain"),
+        ("fake.xlsx", b"plain"),
+        ("fake.pptx", b"plain"),
         ("bin.txt", b"a\x00b"),
+        ("bin.csv", b"a,\x00b"),
+        ("bin.html", b"<p>\x00</p>"),
     ],
 )
 def test_wrong_file_type_is_415_and_stores_nothing(api, bot, name, content):

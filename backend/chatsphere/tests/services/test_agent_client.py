@@ -1,3 +1,4 @@
+import asyncio
 import json
 import time
 import uuid
@@ -14,6 +15,8 @@ from chatsphere.services.agent_client import (
     AgentProtocolError,
     AgentRejectedError,
     AgentUnavailableError,
+    ChatCall,
+    ChatResult,
     EmbedResult,
     HistoryItem,
     HttpAgentClient,
@@ -25,8 +28,16 @@ DOCUMENT_ID = uuid.uuid4()
 
 def client_answering(handler) -> HttpAgentClient:
     return HttpAgentClient(
-        base_url="http://agent.test", token="s3cret", transport=httpx.MockTransport(handler)
+        base_url="http://agent.test",
+        token="s3cret",
+        transport=httpx.MockTransport(handler),
+        async_transport=httpx.MockTransport(handler),
     )
+
+
+def chat(client: HttpAgentClient, **call: Any) -> ChatResult:
+    """The JSON chat as the chat view makes it: awaited."""
+    return asyncio.run(client.acall_chat(call=ChatCall(**call)))
 
 
 def test_chat_sends_bearer_token_and_settings_and_parses_sources():
@@ -46,7 +57,8 @@ def test_chat_sends_bearer_token_and_settings_and_parses_sources():
             },
         )
 
-    result = client_answering(handler).call_chat(
+    result = chat(
+        client_answering(handler),
         bot_id=BOT_ID,
         message="What do penguins eat?",
         history=[HistoryItem(role="assistant", content="Hi")],
@@ -243,28 +255,28 @@ def test_connection_failures_are_unavailable(error):
 )
 def test_unparseable_replies_are_protocol_errors(response):
     with pytest.raises(AgentProtocolError):
-        client_answering(lambda request: response).call_chat(bot_id=BOT_ID, message="hi", history=[])
+        chat(client_answering(lambda request: response), bot_id=BOT_ID, message="hi", history=[])
 
 
 def test_repr_never_shows_the_token():
     assert "s3cret" not in repr(client_answering(lambda request: httpx.Response(200)))
 
 
-def test_health_has_a_short_deadline_of_its_own_while_chat_keeps_the_long_one():
+def test_health_has_a_short_deadline_of_its_own_while_search_keeps_the_long_one():
     deadlines: dict[str, float] = {}
 
     def handler(request: httpx.Request) -> httpx.Response:
         deadlines[request.url.path] = request.extensions["timeout"]["read"]
         if request.url.path == "/health":
             return httpx.Response(200, json={"status": "ok", "providers": {"llm": "extractive"}})
-        return httpx.Response(200, json={"response": "ok", "model": "extractive", "sources": []})
+        return httpx.Response(200, json={"mode": "hybrid", "results": []})
 
     client = client_answering(handler)
     assert client.health().providers == {"llm": "extractive"}
-    client.call_chat(bot_id=BOT_ID, message="hi", history=[])
+    client.call_search(bot_id=BOT_ID, query="hi")
 
     assert deadlines["/health"] == HEALTH_TIMEOUT_SECONDS
-    assert deadlines["/chat"] == DEFAULT_TIMEOUT.read
+    assert deadlines["/search"] == DEFAULT_TIMEOUT.read
 
 
 class _DrippingBody(httpx.SyncByteStream):
@@ -280,7 +292,7 @@ class _DrippingBody(httpx.SyncByteStream):
 
 
 def test_an_answer_slower_than_the_total_deadline_is_a_timeout_though_every_byte_is_prompt():
-    body = json.dumps({"response": "x" * 100, "sources": [], "model": "m"}).encode()
+    body = json.dumps({"mode": "hybrid", "results": [], "padding": "x" * 100}).encode()
     client = HttpAgentClient(
         base_url="http://agent.test",
         token="s3cret",
@@ -290,7 +302,7 @@ def test_an_answer_slower_than_the_total_deadline_is_a_timeout_though_every_byte
 
     started = time.monotonic()
     with pytest.raises(AgentUnavailableError) as raised:
-        client.call_chat(bot_id=uuid.uuid4(), message="hi", history=[])
+        client.call_search(bot_id=uuid.uuid4(), query="hi")
 
     assert raised.value.code == "agent_timeout"
     assert time.monotonic() - started < 1.0

@@ -91,7 +91,7 @@ def test_a_stream_that_stops_before_done_ends_with_an_error_event() -> None:
     events = stream_events(handler)
 
     assert events[-1] == ErrorEvent(
-        code="agent_protocol_error", message="The AI service ended its answer early.", retryable=True
+        code="agent_error", message="The AI service ended its answer early.", retryable=True
     )
 
 
@@ -108,3 +108,105 @@ def test_the_json_chat_has_an_async_twin() -> None:
     result = asyncio.run(run())
 
     assert (result.response, result.model, len(result.sources)) == ("Krill.", "m", 1)
+
+
+# The production transport (aiohttp's pool under httpx's API) against real sockets: how each way an agent can
+# fail reaches the user.
+
+
+async def _listening(handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]) -> asyncio.Server:
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+def _client_for(server: asyncio.Server | None, *, port: int = 0) -> HttpAgentClient:
+    if server is not None:
+        port = server.sockets[0].getsockname()[1]
+    return HttpAgentClient(
+        base_url=f"http://127.0.0.1:{port}", token="s3cret", timeout=httpx.Timeout(0.5, connect=0.5)
+    )
+
+
+def test_a_refused_connection_is_unreachable_not_a_timeout() -> None:
+    async def run() -> AgentUnavailableError:
+        server = await _listening(lambda reader, writer: None)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        client = _client_for(None, port=port)
+        with pytest.raises(AgentUnavailableError) as failure:
+            await client.acall_chat(call=CALL)
+        await client.aclose()
+        return failure.value
+
+    assert asyncio.run(run()).code == "agent_unreachable"
+
+
+def test_an_agent_that_never_answers_is_a_timeout() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        await asyncio.sleep(5)
+
+    async def run() -> AgentUnavailableError:
+        server = await _listening(silent)
+        client = _client_for(server)
+        with pytest.raises(AgentUnavailableError) as failure:
+            await client.acall_chat(call=CALL)
+        await client.aclose()
+        server.close()
+        return failure.value
+
+    assert asyncio.run(run()).code == "agent_timeout"
+
+
+def test_an_agent_dying_mid_stream_ends_it_with_the_unavailable_error_of_a_json_chat() -> None:
+    async def dies_after_sources(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
+        event = sse(("sources", {"sources": [SOURCE]}))
+        writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+        await writer.drain()
+        writer.transport.abort()
+
+    async def run() -> list[ChatEvent]:
+        server = await _listening(dies_after_sources)
+        client = _client_for(server)
+        events = await client.open_chat_stream(call=CALL)
+        received = [event async for event in events]
+        await client.aclose()
+        server.close()
+        return received
+
+    received = asyncio.run(run())
+    assert isinstance(received[0], SourcesEvent)
+    assert isinstance(received[-1], ErrorEvent)
+    assert received[-1].code == "agent_unavailable"  # as the JSON answer's code for the same failure
+
+
+def test_a_stream_of_heartbeats_only_is_cut_at_the_total_deadline() -> None:
+    async def heartbeats_forever() -> AsyncIterator[bytes]:
+        while True:
+            await asyncio.sleep(0.01)
+            yield b": heartbeat\n\n"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, content=heartbeats_forever(), headers={"content-type": "text/event-stream"}
+        )
+
+    async def run() -> list[ChatEvent]:
+        client = HttpAgentClient(
+            base_url="http://agent.test",
+            token="s3cret",
+            stream_timeout=0.3,
+            async_transport=httpx.MockTransport(handler),
+        )
+        events = await client.open_chat_stream(call=CALL)
+        return [event async for event in events]
+
+    received = asyncio.run(run())
+    assert isinstance(received[0], HeartbeatEvent)
+    assert received[-1] == ErrorEvent(
+        code="agent_unavailable", message="The AI service took too long to answer.", retryable=True
+    )

@@ -1,8 +1,11 @@
 import io
 import zipfile
 
+import openpyxl
 import pytest
 from docx import Document as DocxDocument
+from pptx import Presentation
+from pptx.util import Inches
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -29,6 +32,138 @@ def pdf_with_text(text: str) -> bytes:
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
+
+
+def xlsx_with(sheets: dict[str, list[list[object]]]) -> bytes:
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def pptx_with(slides: list[tuple[str, str]], *, notes: str = "") -> bytes:
+    """A presentation of (title, body) slides; `notes` on the first one."""
+    presentation = Presentation()
+    for number, (title, body) in enumerate(slides):
+        slide = presentation.slides.add_slide(presentation.slide_layouts[5])  # title only
+        slide.shapes.title.text = title
+        box = slide.shapes.add_textbox(Inches(1), Inches(2), Inches(6), Inches(2))
+        box.text_frame.text = body
+        if number == 0 and notes:
+            slide.notes_slide.notes_text_frame.text = notes
+    buffer = io.BytesIO()
+    presentation.save(buffer)
+    return buffer.getvalue()
+
+
+HTML_PAGE = (
+    b"<!doctype html><html><head><title>Opening hours</title></head><body>"
+    b"<nav><a href='/'>Home</a> <a href='/shop'>Shop</a> <a href='/contact'>Contact us today</a></nav>"
+    b"<main><article><h1>Opening hours</h1><p>The museum opens at nine in the morning from Tuesday to "
+    b"Sunday, and stays open until eight on Thursdays.</p><p>It is closed on Mondays and on the first of "
+    b"January.</p></article></main><footer><p>Copyright 2026 City Museum. Cookie settings.</p></footer>"
+    b"</body></html>"
+)
+
+
+def test_html_keeps_the_main_text_without_navigation_or_footer():
+    text = extract_text(data=HTML_PAGE, kind=DocumentKind.HTML)
+
+    assert "opens at nine in the morning" in text
+    assert "closed on Mondays" in text
+    assert "Contact us today" not in text
+    assert "Cookie settings" not in text
+
+
+def test_csv_rows_become_lines_of_cells():
+    text = extract_text(data=b"product;price\nkayak;899\npaddle;59\n", kind=DocumentKind.CSV)
+
+    assert text.splitlines() == ["product | price", "kayak | 899", "paddle | 59"]
+
+
+def test_xlsx_sheets_become_titled_tables():
+    data = xlsx_with({"Prices": [["product", "price"], ["kayak", 899]], "Empty": []})
+
+    text = extract_text(data=data, kind=DocumentKind.XLSX)
+
+    assert text.splitlines() == ["## Prices", "product | price", "kayak | 899"]
+
+
+def test_pptx_slides_and_notes_are_read():
+    data = pptx_with(
+        [("Roadmap", "Ship the kayak rental in May."), ("Team", "Four guides.")], notes="Ask Ola."
+    )
+
+    text = extract_text(data=data, kind=DocumentKind.PPTX)
+
+    assert "## Slide 1\nRoadmap\nShip the kayak rental in May.\nAsk Ola." in text
+    assert "## Slide 2\nTeam\nFour guides." in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "data"),
+    [
+        (DocumentKind.CSV, b"a,b\n" * 6),
+        (DocumentKind.XLSX, None),
+    ],
+)
+def test_sheets_past_the_row_limit_are_refused_while_reading(settings, kind, data):
+    settings.MAX_SHEET_ROWS = 5
+    if data is None:
+        data = xlsx_with({"Rows": [[n] for n in range(6)]})
+
+    with pytest.raises(DocumentContentError, match="more than 5 rows"):
+        extract_text(data=data, kind=kind)
+
+
+def test_empty_rows_count_towards_the_row_limit(settings):
+    # A sheet can declare a million empty rows: they are work too.
+    settings.MAX_SHEET_ROWS = 5
+
+    with pytest.raises(DocumentContentError, match="more than 5 rows"):
+        extract_text(data=b"a\n" + b",\n" * 10, kind=DocumentKind.CSV)
+
+
+def test_a_pptx_past_the_slide_limit_is_refused_before_reading_a_slide(settings):
+    settings.MAX_PPTX_SLIDES = 2
+
+    with pytest.raises(DocumentContentError, match="3 slides; the limit is 2"):
+        extract_text(data=pptx_with([("a", "1"), ("b", "2"), ("c", "3")]), kind=DocumentKind.PPTX)
+
+
+@pytest.mark.parametrize(
+    ("kind", "label"), [(DocumentKind.XLSX, "spreadsheet"), (DocumentKind.PPTX, "presentation")]
+)
+def test_office_zip_bombs_are_refused_from_the_directory(settings, kind, label):
+    settings.MAX_DOCX_UNCOMPRESSED_BYTES = 1000
+
+    with pytest.raises(DocumentContentError, match=f"The {label} unpacks to 2000 bytes; the limit is 1000"):
+        extract_text(data=_zip({"xl/worksheets/sheet1.xml": b" " * 2000}), kind=kind)
+
+
+@pytest.mark.parametrize(
+    ("kind", "data"),
+    [
+        (
+            DocumentKind.HTML,
+            b"<html><body><article><p>" + b"eleven chars " * 3 + b"</p></article></body></html>",
+        ),
+        (DocumentKind.CSV, b"eleven,chars\n"),
+        (DocumentKind.PPTX, None),
+    ],
+)
+def test_new_types_past_the_character_limit_are_refused(settings, kind, data):
+    settings.MAX_DOCUMENT_CHARS = 10
+    if data is None:
+        data = pptx_with([("eleven chars", "and more")])
+
+    with pytest.raises(DocumentContentError, match="more than 10 characters"):
+        extract_text(data=data, kind=kind)
 
 
 def docx_with(paragraphs: list[str]) -> bytes:

@@ -13,6 +13,7 @@ from chatsphere_agent.providers.base import (
 from chatsphere_agent.providers.gemini import GeminiChatModel, GeminiEmbeddings
 from chatsphere_agent.tests.cassettes import scenario
 from chatsphere_agent.tests.cassettes.replay import causes, paths, request_json, response_json
+from chatsphere_agent.tests.fakes import answer_now, stream_now
 
 EMBED_PATH = "/v1beta/models/gemini-embedding-001:batchEmbedContents"
 CONTEXT = [
@@ -31,7 +32,7 @@ def _ask(chat: GeminiChatModel, **overrides: object) -> object:
         "temperature": None,
     }
     arguments.update(overrides)
-    return chat.answer(request=AnswerRequest(**arguments))  # type: ignore[arg-type]
+    return answer_now(chat, AnswerRequest(**arguments))  # type: ignore[arg-type]
 
 
 def test_embeddings_send_chunks_and_questions_with_their_task_types(settings, use_cassette):
@@ -162,7 +163,7 @@ def test_chat_streams_the_answer_chunk_by_chunk_from_one_streaming_request(setti
     )
 
     with use_cassette("gemini/chat_stream.yaml") as cassette:
-        deltas = list(chat.stream(request=request))
+        deltas = stream_now(chat, request)
 
     assert cassette.all_played
     assert paths(cassette) == ["/v1beta/models/gemini-2.5-flash:streamGenerateContent"]

@@ -4,10 +4,11 @@ from pathlib import Path
 
 from chatsphere_agent.providers.base import AnswerRequest, RetrievedChunk
 from chatsphere_agent.providers.extractive import NOTHING_FOUND, ExtractiveAnswerer, whole_sentences
+from chatsphere_agent.tests.fakes import answer_now, stream_now
 
 
 def ask(question: str, *chunks: RetrievedChunk) -> str:
-    answer = ExtractiveAnswerer().answer(request=AnswerRequest(question=question, context=chunks))
+    answer = answer_now(ExtractiveAnswerer(), AnswerRequest(question=question, context=chunks))
     assert answer.model == "extractive"
     return answer.text
 
@@ -123,7 +124,7 @@ def test_streams_the_same_answer_sentence_by_sentence() -> None:
     text = "The mirror is 4.2 meters wide. The mirror weighs 17 tons. Tours run monthly."
     request = AnswerRequest(question="What about the mirror?", context=[chunk(text)])
 
-    deltas = [delta.text for delta in ExtractiveAnswerer().stream(request=request)]
+    deltas = [delta.text for delta in stream_now(ExtractiveAnswerer(), request)]
 
     assert deltas == ["The mirror is 4.2 meters wide.", " The mirror weighs 17 tons."]
-    assert "".join(deltas) == ExtractiveAnswerer().answer(request=request).text
+    assert "".join(deltas) == answer_now(ExtractiveAnswerer(), request).text

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from chatsphere_agent.providers.base import AnswerRequest, ProviderError, RetrievedChunk
 from chatsphere_agent.providers.openai_compatible import OpenAICompatibleChatModel
+from chatsphere_agent.tests.fakes import answer_now, stream_now
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -34,7 +35,7 @@ def model_behind(handler: Handler) -> OpenAICompatibleChatModel:
         openai_api_base="http://llm.test/v1",
         openai_api_key=SecretStr("k"),
         max_retries=0,
-        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
     )
     return OpenAICompatibleChatModel(chat_model=chat_model, default_model="llama3.2")
 
@@ -49,7 +50,7 @@ def ask(chat_model: OpenAICompatibleChatModel, **overrides: Any) -> str:
         "temperature": None,
     }
     arguments.update(overrides)
-    answer = chat_model.answer(request=AnswerRequest(**arguments))
+    answer = answer_now(chat_model, AnswerRequest(**arguments))
     return f"{answer.model}|{answer.text}"
 
 
@@ -143,7 +144,7 @@ def test_streams_the_servers_deltas_in_order_from_one_streaming_request() -> Non
         )
 
     request = AnswerRequest(question="How wide?", context=[], model="qwen")
-    deltas = list(model_behind(handler).stream(request=request))
+    deltas = stream_now(model_behind(handler), request)
 
     assert [delta.text for delta in deltas] == ["It is ", "4.2 m ", "wide."]
     assert {delta.model for delta in deltas} == {"qwen"}
@@ -156,6 +157,6 @@ def test_a_stream_that_fails_is_a_provider_error() -> None:
         return httpx.Response(503, json={"error": {"message": "overloaded"}})
 
     with pytest.raises(ProviderError) as caught:
-        list(model_behind(handler).stream(request=AnswerRequest(question="How wide?", context=[])))
+        stream_now(model_behind(handler), AnswerRequest(question="How wide?", context=[]))
 
     assert caught.value.retryable
