@@ -167,12 +167,15 @@ def document_retry(*, document: Document) -> Document:
 
 def document_reingest(*, document: Document) -> bool:
     """Queue a READY document whose chunks the agent lost for ingestion again; False if it is not READY now
-    (being deleted, already re-ingesting): the index check's repair never races a user's own action."""
+    (being deleted, already re-ingesting): the index check's repair never races a user's own action. A website
+    page whose text was not kept is not re-ingested here either: re-crawling its website does it."""
+    if document.source_id is not None and not document.text:
+        return False
     claimed = Document.objects.filter(pk=document.pk, status=Document.Status.READY, deleting=False).update(
         status=Document.Status.PROCESSING, ingest_attempts=0, updated_at=timezone.now()
     )
     if claimed:
-        _schedule_ingest(document)
+        document_schedule_ingest(document)
     return bool(claimed)
 
 
