@@ -44,7 +44,7 @@ DJANGO_PARTS = [
     ("conversation_reply (service)", "chatsphere/services/conversations.py", "conversation_reply"),
     ("  history read", "chatsphere/selectors.py", "message_history"),
     ("  message writes (2 x create)", "django/db/models/query.py", "create"),
-    ("  HTTP hop to the agent (acall_chat)", "chatsphere/services/agent_client.py", "acall_chat"),
+    ("  HTTP hop to the agent (acall_chat)", "chatsphere/services/agent_client/http.py", "acall_chat"),
     ("  document-name lookup", "chatsphere/selectors.py", "document_names"),
     ("reply serialization (.data)", "rest_framework/serializers.py", "data"),
     ("JSON rendering", "rest_framework/renderers.py", "render"),

@@ -11,7 +11,11 @@ if [[ ! -f .env ]]; then
   secret=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))')
   sed -e "s|^AGENT_SERVICE_TOKEN=.*|AGENT_SERVICE_TOKEN=${token}|" \
       -e "s|^DJANGO_SECRET_KEY=.*|DJANGO_SECRET_KEY=${secret}|" \
-      -e "s|^DJANGO_DEBUG=.*|DJANGO_DEBUG=true|" .env.example > .env
+      -e "s|^DJANGO_SECURE_SSL_REDIRECT=.*|DJANGO_SECURE_SSL_REDIRECT=false|" \
+      -e "s|^DJANGO_SECURE_COOKIES=.*|DJANGO_SECURE_COOKIES=false|" \
+      -e "s|^DJANGO_SECURE_HSTS_SECONDS=.*|DJANGO_SECURE_HSTS_SECONDS=0|" .env.example > .env
+  # Production settings (DEBUG off: no per-request SQL log, no debug pages), minus TLS: this is plain HTTP
+  # on localhost, so no HTTPS redirect, no secure-only cookies, no HSTS.
   echo "==> wrote .env with freshly generated AGENT_SERVICE_TOKEN and DJANGO_SECRET_KEY"
 fi
 

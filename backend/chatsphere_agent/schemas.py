@@ -1,6 +1,6 @@
 """The agent's HTTP contract: every request and response body, as pydantic models.
 
-Django's agent client (backend/chatsphere/services/agent_client.py) is written against these shapes,
+Django's agent client (backend/chatsphere/services/agent_client/) is written against these shapes,
 and the Pact in contracts/pacts/ records what it relies on.
 """
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def debug_django(django_env: dict[str, str], stack_dir: Path, django: DjangoServer) -> Iterator[DjangoServer]:
-    """The same stack with DJANGO_DEBUG=true, as `make run` configures it (migrations already applied)."""
+    """The same stack with DJANGO_DEBUG=true, as a developer may turn it on (migrations already applied)."""
     server = DjangoServer(env=django_env | {"DJANGO_DEBUG": "true"}, log_dir=stack_dir / "logs-debug")
     try:
         server.start()

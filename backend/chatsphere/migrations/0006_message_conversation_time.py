@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chatsphere", "0004_retrieval_settings_and_widget"),
+        ("chatsphere", "0005_website_sources"),
     ]
 
     operations = [

@@ -1,204 +1,48 @@
-"""Django's only way to reach the AI agent (chatsphere_agent) — over HTTP, never by import.
-
-`AgentGateway` is the seam: `HttpAgentClient` talks to the real service through one pooled
-`httpx.Client` per process for the synchronous callers (Celery tasks, DRF views) and one pooled
-`httpx.AsyncClient` per event loop for the async chat view, which must not hold a thread while the LLM
-answers; `InMemoryAgent` answers in-process (keyword overlap) for tests and for a Django-only run
-(AGENT_BACKEND=memory). `get_agent()` hands out the process-wide instance and `set_agent()` swaps it —
-tests use that, never patching httpx.
-
-Every failure becomes a typed `AgentError`:
-  AgentUnavailableError  the agent cannot answer now (connect error, timeout, 5xx): retry later
-  AgentRejectedError     the agent refused our request (4xx): a bug or misconfiguration on our side
-  AgentProtocolError     the agent answered something we cannot parse
-"""
+"""The real agent over HTTP: one pooled `httpx.Client` per process for the synchronous callers (Celery tasks,
+DRF views) and one pooled async client per event loop for the async chat views, which must not hold a
+thread while the LLM answers (httpx's API over aiohttp's pool, `AgentAiohttpTransport`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import re
-import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any
 from uuid import UUID
 
 import aiohttp
 import httpx
-from django.conf import settings
 from httpx_aiohttp import AiohttpTransport
+
+from chatsphere.services.agent_client.errors import (
+    PUBLIC_FAILED,
+    PUBLIC_UNAVAILABLE,
+    AgentProtocolError,
+    AgentRejectedError,
+    AgentUnavailableError,
+)
+from chatsphere.services.agent_client.types import (
+    MAX_CHUNKS_PER_REQUEST,
+    AgentHealth,
+    ChatCall,
+    ChatEvent,
+    ChatResult,
+    ChatSource,
+    DoneEvent,
+    EmbedResult,
+    ErrorEvent,
+    HeartbeatEvent,
+    SearchHit,
+    SearchResult,
+    SourcesEvent,
+    TokenEvent,
+)
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class EmbedResult:
-    document_id: UUID
-    stored_vector_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class ChatSource:
-    document_id: UUID
-    chunk_index: int
-    score: float
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChatResult:
-    response: str
-    sources: tuple[ChatSource, ...]
-    model: str
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    document_id: UUID
-    chunk_index: int
-    text: str
-    score: float
-    dense_score: float | None
-    lexical_score: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResult:
-    mode: str  # the mode the agent searched: "dense" | "lexical" | "hybrid"
-    hits: tuple[SearchHit, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryItem:
-    role: Literal["user", "assistant"]
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChatCall:
-    """One chat turn as the agent's /chat and /chat/stream take it."""
-
-    bot_id: UUID
-    message: str
-    history: Sequence[HistoryItem]
-    system_prompt: str | None = None
-    model: str | None = None
-    temperature: float | None = None
-    user_id: str | None = None
-    top_k: int | None = None
-    min_score: float | None = None
-
-
-# The events of the agent's /chat/stream, in the order it sends them: sources, token*, done | error.
-@dataclass(frozen=True, slots=True)
-class SourcesEvent:
-    sources: tuple[ChatSource, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TokenEvent:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class DoneEvent:
-    response: str
-    model: str
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorEvent:
-    code: str
-    message: str
-    retryable: bool
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatEvent:
-    """The agent is still working; relayed so proxies between the client and Django keep the stream."""
-
-
-ChatEvent = SourcesEvent | TokenEvent | DoneEvent | ErrorEvent | HeartbeatEvent
-
-
-@dataclass(frozen=True, slots=True)
-class AgentHealth:
-    status: str
-    providers: dict[str, str] = field(default_factory=dict)
-
-
-# What a client is told of the agent's failures, the same in a JSON error (api/errors.py) and in a stream's
-# error event: the agent cannot answer now (retry later), or it failed to handle the request.
-PUBLIC_UNAVAILABLE = "agent_unavailable"
-PUBLIC_FAILED = "agent_error"
-
-
-class AgentError(Exception):
-    """The agent could not do what we asked. `message` is safe to show to a user."""
-
-    def __init__(self, message: str, *, code: str, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status_code = status_code
-
-
-class AgentUnavailableError(AgentError):
-    """Connect error, timeout, or a 5xx: the request may succeed later."""
-
-
-class AgentRejectedError(AgentError):
-    """A 4xx: the agent refused the request (bad token, invalid body) — our bug, retrying won't help."""
-
-
-class AgentProtocolError(AgentError):
-    """The agent's answer did not have the shape of chatsphere_agent/schemas.py."""
-
-
-@runtime_checkable
-class AgentGateway(Protocol):
-    def health(self) -> AgentHealth: ...
-
-    def call_embed_and_store(
-        self,
-        *,
-        bot_id: UUID,
-        document_id: UUID,
-        chunks: Sequence[str],
-        document_name: str | None = None,
-        keep_going: Callable[[], bool] | None = None,
-    ) -> EmbedResult: ...
-
-    def call_search(
-        self, *, bot_id: UUID, query: str, top_k: int | None = None, mode: str | None = None
-    ) -> SearchResult: ...
-
-    def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int: ...
-
-    def call_delete_bot(self, *, bot_id: UUID) -> bool: ...
-
-    async def acall_chat(self, *, call: ChatCall) -> ChatResult:
-        """The whole answer of one chat turn, awaited: no thread is held while the agent works."""
-        ...
-
-    async def open_chat_stream(self, *, call: ChatCall) -> AsyncIterator[ChatEvent]:
-        """Start /chat/stream; raises AgentError while nothing was streamed yet, else the events follow.
-
-        A failure after the stream began (the agent dies, the model fails) is the last event, ErrorEvent.
-        """
-        ...
-
-
-# The agent takes at most this many chunks per /embed_and_store (chatsphere_agent/schemas.py); a longer
-# document goes as several requests.
-MAX_CHUNKS_PER_REQUEST = 256
-# The longest chat message or search query the agent takes (chatsphere_agent/schemas.py MAX_MESSAGE_CHARS);
-# Django refuses longer ones itself. The pact sends one this long, so the two cannot drift apart.
-MAX_CHAT_MESSAGE_CHARS = 8000
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
 DEFAULT_TOTAL_TIMEOUT_SECONDS = 45.0
 DEFAULT_STREAM_TIMEOUT_SECONDS = 300.0
@@ -584,149 +428,3 @@ def _parse_error(response: httpx.Response) -> tuple[str, str]:
 def _protocol_error(path: str, exc: Exception) -> AgentProtocolError:
     logger.error("agent %s sent an unparseable reply: %s", path, exc)
     return AgentProtocolError("The AI service sent an invalid reply.", code="agent_protocol_error")
-
-
-_WORD = re.compile(r"\w+")
-
-
-class InMemoryAgent:
-    """An in-process agent: stores chunks in a dict and answers with the best keyword-overlap chunks.
-
-    Set `unavailable = True` to make every call fail like an agent that is down, and
-    `fail_stream_after_tokens = n` to make a stream end with an ErrorEvent after n tokens;
-    `stream_token_delay_s` paces a stream's tokens like a model's.
-    """
-
-    model_name = "in-memory-keyword"
-
-    def __init__(self) -> None:
-        self.vectors: dict[UUID, dict[UUID, list[str]]] = {}
-        self.chat_requests: list[dict[str, Any]] = []
-        self.unavailable = False
-        self.fail_stream_after_tokens: int | None = None
-        self.stream_token_delay_s = 0.0
-        self._lock = threading.Lock()
-
-    def health(self) -> AgentHealth:
-        self._check_available()
-        return AgentHealth(
-            status="ok",
-            providers={"embeddings": "memory", "vector_store": "memory", "llm": self.model_name},
-        )
-
-    def call_embed_and_store(
-        self,
-        *,
-        bot_id: UUID,
-        document_id: UUID,
-        chunks: Sequence[str],
-        document_name: str | None = None,
-        keep_going: Callable[[], bool] | None = None,
-    ) -> EmbedResult:
-        self._check_available()
-        if not chunks or any(not chunk.strip() for chunk in chunks):
-            raise AgentRejectedError(
-                "chunks must be non-empty text", code="validation_error", status_code=422
-            )
-        with self._lock:
-            self.vectors.setdefault(bot_id, {})[document_id] = list(chunks)
-        return EmbedResult(document_id=document_id, stored_vector_count=len(chunks))
-
-    def _answer(self, call: ChatCall) -> ChatResult:
-        self._check_available()
-        self.chat_requests.append({item.name: getattr(call, item.name) for item in fields(call)})
-        sources = tuple(self._keyword_matches(bot_id=call.bot_id, query=call.message)[: call.top_k or 4])
-        response = sources[0].text if sources else "I could not find anything about that in my documents."
-        return ChatResult(response=response, sources=sources, model=call.model or self.model_name)
-
-    def call_search(
-        self, *, bot_id: UUID, query: str, top_k: int | None = None, mode: str | None = None
-    ) -> SearchResult:
-        """Keyword overlap whatever the mode asked, so the answer says "lexical"."""
-        self._check_available()
-        hits = tuple(
-            SearchHit(source.document_id, source.chunk_index, source.text, source.score, None, source.score)
-            for source in self._keyword_matches(bot_id=bot_id, query=query)[: top_k or 10]
-        )
-        return SearchResult(mode="lexical", hits=hits)
-
-    def _keyword_matches(self, *, bot_id: UUID, query: str) -> list[ChatSource]:
-        words_asked = set(_WORD.findall(query.lower()))
-        scored: list[ChatSource] = []
-        with self._lock:
-            documents = dict(self.vectors.get(bot_id, {}))
-        for document_id, chunks in documents.items():
-            for index, text in enumerate(chunks):
-                overlap = len(words_asked & set(_WORD.findall(text.lower())))
-                if overlap:
-                    scored.append(ChatSource(document_id, index, overlap / max(len(words_asked), 1), text))
-        scored.sort(key=lambda source: source.score, reverse=True)
-        return scored
-
-    async def acall_chat(self, *, call: ChatCall) -> ChatResult:
-        return self._answer(call)
-
-    async def open_chat_stream(self, *, call: ChatCall) -> AsyncIterator[ChatEvent]:
-        return self._events(self._answer(call))
-
-    async def _events(self, result: ChatResult) -> AsyncIterator[ChatEvent]:
-        yield SourcesEvent(sources=result.sources)
-        for index, token in enumerate(re.findall(r"\S+\s*", result.response)):
-            if self.fail_stream_after_tokens is not None and index >= self.fail_stream_after_tokens:
-                yield ErrorEvent(code="provider_unavailable", message="The model went away.", retryable=True)
-                return
-            await asyncio.sleep(self.stream_token_delay_s)
-            yield TokenEvent(text=token)
-        yield DoneEvent(response=result.response, model=result.model)
-
-    def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int:
-        self._check_available()
-        with self._lock:
-            return len(self.vectors.get(bot_id, {}).pop(document_id, []))
-
-    def call_delete_bot(self, *, bot_id: UUID) -> bool:
-        self._check_available()
-        with self._lock:
-            return self.vectors.pop(bot_id, None) is not None
-
-    def _check_available(self) -> None:
-        if self.unavailable:
-            raise AgentUnavailableError("The AI service is unreachable.", code="agent_unreachable")
-
-
-_agent: AgentGateway | None = None
-_agent_lock = threading.Lock()
-
-
-def build_agent_from_settings() -> AgentGateway:
-    if settings.AGENT_BACKEND == "memory":
-        return InMemoryAgent()
-    max_connections = settings.AGENT_MAX_CONNECTIONS
-    return HttpAgentClient(
-        base_url=settings.AGENT_SERVICE_URL,
-        token=settings.AGENT_SERVICE_TOKEN,
-        timeout=httpx.Timeout(
-            settings.AGENT_FIRST_BYTE_TIMEOUT_SECONDS, connect=settings.AGENT_CONNECT_TIMEOUT_SECONDS
-        ),
-        total_timeout=settings.AGENT_TIMEOUT_SECONDS,
-        stream_timeout=settings.AGENT_STREAM_TIMEOUT_SECONDS,
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        batch_chunks=settings.AGENT_EMBED_BATCH_CHUNKS,
-    )
-
-
-def get_agent() -> AgentGateway:
-    """The process-wide agent, built from settings on first use."""
-    global _agent
-    if _agent is None:
-        with _agent_lock:
-            if _agent is None:
-                _agent = build_agent_from_settings()
-    return _agent
-
-
-def set_agent(agent: AgentGateway | None) -> None:
-    """Swap the process-wide agent (tests, embedded runs); None rebuilds from settings on next use."""
-    global _agent
-    with _agent_lock:
-        _agent = agent

@@ -1,0 +1,112 @@
+"""What Django and the agent exchange, as Django's code sees it: typed results, the chat call, stream events,
+and the agent's limits that Django enforces itself."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+from uuid import UUID
+
+# The agent takes at most this many chunks per /embed_and_store (chatsphere_agent/schemas.py); a longer
+# document goes as several requests.
+MAX_CHUNKS_PER_REQUEST = 256
+# The longest chat message or search query the agent takes (chatsphere_agent/schemas.py MAX_MESSAGE_CHARS);
+# Django refuses longer ones itself. The pact sends one this long, so the two cannot drift apart.
+MAX_CHAT_MESSAGE_CHARS = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedResult:
+    document_id: UUID
+    stored_vector_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSource:
+    document_id: UUID
+    chunk_index: int
+    score: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    response: str
+    sources: tuple[ChatSource, ...]
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    document_id: UUID
+    chunk_index: int
+    text: str
+    score: float
+    dense_score: float | None
+    lexical_score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    mode: str  # the mode the agent searched: "dense" | "lexical" | "hybrid"
+    hits: tuple[SearchHit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatCall:
+    """One chat turn as the agent's /chat and /chat/stream take it."""
+
+    bot_id: UUID
+    message: str
+    history: Sequence[HistoryItem]
+    system_prompt: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+    user_id: str | None = None
+    top_k: int | None = None
+    min_score: float | None = None
+
+
+# The events of the agent's /chat/stream, in the order it sends them: sources, token*, done | error.
+@dataclass(frozen=True, slots=True)
+class SourcesEvent:
+    sources: tuple[ChatSource, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEvent:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoneEvent:
+    response: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    code: str
+    message: str
+    retryable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatEvent:
+    """The agent is still working; relayed so proxies between the client and Django keep the stream."""
+
+
+ChatEvent = SourcesEvent | TokenEvent | DoneEvent | ErrorEvent | HeartbeatEvent
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHealth:
+    status: str
+    providers: dict[str, str] = field(default_factory=dict)
