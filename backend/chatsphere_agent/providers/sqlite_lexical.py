@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -56,6 +56,22 @@ def keep_wal(file: Path) -> sqlite3.Connection:
     keeper = sqlite3.connect(file, check_same_thread=False)
     keeper.execute("SELECT count(*) FROM sqlite_master").fetchall()  # they are opened at the first read
     return keeper
+
+
+@contextmanager
+def connect(file: Path, *, provider: str, action: str) -> Iterator[sqlite3.Connection]:
+    """A connection of its own for one call, in autocommit mode (reads see the latest committed state; writes
+    open their own transaction); SQLite's failures become ProviderErrors: a full disk and a lock held past the
+    busy timeout are temporary outages, anything else is not."""
+    try:
+        with closing(sqlite3.connect(file, timeout=BUSY_TIMEOUT_S, isolation_level=None)) as connection:
+            yield connection
+    except sqlite3.OperationalError as exc:
+        if is_disk_full(exc):
+            raise ProviderError.disk_full(provider=provider, action=action) from exc
+        raise ProviderError(f"{action} failed: {exc}", provider=provider, retryable=True) from exc
+    except sqlite3.Error as exc:
+        raise ProviderError(f"{action} failed: {exc}", provider=provider, retryable=False) from exc
 
 
 class SqliteLexicalIndex:
@@ -195,21 +211,8 @@ class SqliteLexicalIndex:
         for statement in statements:
             connection.execute(statement)
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        try:
-            # Autocommit mode: reads see the latest committed state; writes open their own transaction.
-            with closing(
-                sqlite3.connect(self._file, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            ) as connection:
-                yield connection
-        except sqlite3.OperationalError as exc:
-            if is_disk_full(exc):
-                raise ProviderError.disk_full(provider=self.name, action="lexical index") from exc
-            # "database is locked" after the busy timeout: a temporary outage.
-            raise ProviderError(f"lexical index failed: {exc}", provider=self.name, retryable=True) from exc
-        except sqlite3.Error as exc:
-            raise ProviderError(f"lexical index failed: {exc}", provider=self.name, retryable=False) from exc
+    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connect(self._file, provider=self.name, action="lexical index")
 
     @staticmethod
     @contextmanager

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatsphere_agent.providers.base import ProviderError, is_disk_full
-from chatsphere_agent.providers.sqlite_lexical import keep_wal
+from chatsphere_agent.providers.sqlite_lexical import connect, keep_wal
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
 
-BUSY_TIMEOUT_S = 30.0
 # A bot's own deletion is recorded under this document id: one lookup answers for both.
 _WHOLE_BOT = "*"
 
@@ -61,20 +58,9 @@ class SqliteDeletionRegistry:
         with self._connection() as connection:
             connection.execute("INSERT OR IGNORE INTO deleted VALUES (?, ?)", (bot_id, document_id))
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        try:
-            with closing(
-                sqlite3.connect(self._file, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            ) as connection:
-                yield connection
-        except sqlite3.OperationalError as exc:
-            # A locked or full disk: a deletion must not be reported done without its record.
-            if is_disk_full(exc):
-                raise ProviderError.disk_full(provider="sqlite", action="deletion registry") from exc
-            raise ProviderError.unavailable(
-                provider="sqlite", action="deletion registry", detail=str(exc)
-            ) from exc
+    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        # A deletion is not reported done without its record: a locked or full disk fails it.
+        return connect(self._file, provider="sqlite", action="deletion registry")
 
 
 class MemoryDeletionRegistry:
