@@ -466,6 +466,8 @@ def main() -> None:
     embeddings = LocalEmbeddings(
         model_dir=bundled_model_dir(),
         slice_size=32,
+        short_slice_size=32,
+        quiet_slices=1,
         max_query_batch=32,
         cache_dir=HARNESS_MODEL_CACHE_DIR,
     )

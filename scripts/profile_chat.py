@@ -111,6 +111,8 @@ def agent_stages(*, chats: int, state_dir: Path) -> None:
     embeddings = LocalEmbeddings(
         model_dir=bundled_model_dir(),
         slice_size=4,
+        short_slice_size=4,
+        quiet_slices=1,
         max_query_batch=32,
         cache_dir=HARNESS_MODEL_CACHE_DIR,
     )

@@ -85,9 +85,13 @@ class AgentSettings(BaseSettings):
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
     # First retry delay for Gemini/Pinecone 429/5xx/timeouts; doubles per attempt, capped at 8x.
     provider_retry_backoff_seconds: float = Field(default=0.5, gt=0, le=10)
-    # The local model encodes a document this many chunks per call; a chat's query waits at most for one
-    # such call (providers/embedding_scheduler.py). Concurrent queries share one call, up to the second.
+    # The local model encodes a document this many chunks per call (its best throughput), and only the
+    # short batch per call while chats are being served, i.e. until LOCAL_EMBEDDING_QUIET_SLICES calls in a
+    # row ran without a query: a chat's query waits for one short call (providers/embedding_scheduler.py).
+    # Concurrent queries share one call, up to LOCAL_QUERY_BATCH_SIZE.
     local_embedding_batch_size: int = Field(default=4, ge=1, le=1024)
+    local_embedding_short_batch_size: int = Field(default=1, ge=1, le=1024)
+    local_embedding_quiet_slices: int = Field(default=8, ge=1, le=1024)
     local_query_batch_size: int = Field(default=32, ge=1, le=1024)
     # How the local model runs (providers/local_embeddings.py; measured in docs/benchmarks.md). The ONNX files
     # are exported from the package's weights at the first start into LOCAL_MODEL_CACHE_DIR (default
@@ -115,6 +119,12 @@ class AgentSettings(BaseSettings):
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         return token
+
+    @model_validator(mode="after")
+    def _short_batch_is_shorter(self) -> AgentSettings:
+        if self.local_embedding_short_batch_size > self.local_embedding_batch_size:
+            raise ValueError("LOCAL_EMBEDDING_SHORT_BATCH_SIZE must not exceed LOCAL_EMBEDDING_BATCH_SIZE")
+        return self
 
     @model_validator(mode="after")
     def _explicit_choices_have_their_keys(self) -> AgentSettings:

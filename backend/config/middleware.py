@@ -10,7 +10,6 @@ is a session that was changed: saving it writes to the database, so only that sa
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware as DjangoMessageMiddleware
@@ -23,6 +22,8 @@ from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddlewar
 from django.middleware.security import SecurityMiddleware as DjangoSecurityMiddleware
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.module_loading import import_string
+
+from chatsphere.asyncdb import in_db_thread
 
 
 class _InlineHooks(MiddlewareMixin):
@@ -62,7 +63,7 @@ class SessionMiddleware(_InlineHooks, DjangoSessionMiddleware):
     def _respond(self, request: HttpRequest, response: HttpResponse) -> Any:  # type: ignore[override]
         session = getattr(request, "session", None)
         if session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST):
-            return sync_to_async(self.process_response, thread_sensitive=True)(request, response)
+            return in_db_thread(self.process_response)(request, response)
         return self.process_response(request, response)
 
 

@@ -24,16 +24,17 @@ from rest_framework.request import Request
 from chatsphere import selectors
 from chatsphere.api.idempotency import IDEMPOTENCY_KEY, idempotency_key
 from chatsphere.api.schema import errors
-from chatsphere.api.serializers import ChatReplySerializer, ChatRequestSerializer, message_json
+from chatsphere.api.serializers import ChatReplySerializer, ChatRequestSerializer
 from chatsphere.api.throttles import ChatRateThrottle
 from chatsphere.asyncdb import in_db_thread
 from chatsphere.models import Conversation
+from chatsphere.services.agent_client import ChatEvent
 from chatsphere.services.conversations import (
     ChatTurn,
-    ReplyEvent,
     conversation_reply,
     conversation_reply_stream,
     conversation_turn_open,
+    message_json,
 )
 
 EVENT_STREAM = "text/event-stream"
@@ -199,17 +200,6 @@ class ConversationChatView(ChatTurnView):
         return await self.answer_turn(request, pk=pk)
 
 
-async def _sse(events: AsyncIterator[ReplyEvent]) -> AsyncIterator[bytes]:
+async def _sse(events: AsyncIterator[ChatEvent]) -> AsyncIterator[bytes]:
     async for event in events:
-        if event.kind == "heartbeat":
-            yield b": heartbeat\n\n"
-        elif event.kind == "user_message":
-            yield sse_event(event.kind, message_json(event.data))
-        elif event.kind == "done":
-            yield sse_event(event.kind, {"bot_message": message_json(event.data)})
-        elif event.kind == "sources":
-            yield sse_event(event.kind, {"sources": event.data})
-        elif event.kind == "token":
-            yield sse_event(event.kind, {"text": event.data})
-        else:
-            yield sse_event(event.kind, {"error": event.data})
+        yield b": heartbeat\n\n" if event.name == "heartbeat" else sse_event(event.name, event.data)

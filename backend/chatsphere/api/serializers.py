@@ -347,19 +347,6 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
         read_only_fields = fields
 
 
-def message_json(message: Message) -> dict[str, Any]:
-    """MessageSerializer's representation built directly (for orjson): a chat renders two per turn, and a
-    ModelSerializer builds its fields anew for each instance."""
-    return {
-        "id": message.id,
-        "role": message.role,
-        "content": message.content,
-        "sources": message.sources,
-        "complete": message.complete,
-        "created_at": message.created_at,
-    }
-
-
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):
     class Meta:
         model = Conversation

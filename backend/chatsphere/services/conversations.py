@@ -11,7 +11,7 @@ import contextvars
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -23,14 +23,10 @@ from chatsphere.models import Bot, Conversation, Message
 from chatsphere.selectors import document_names, message_history
 from chatsphere.services.agent_client import (
     ChatCall,
+    ChatEvent,
     ChatResult,
     ChatSource,
-    DoneEvent,
-    ErrorEvent,
-    HeartbeatEvent,
     HistoryItem,
-    SourcesEvent,
-    TokenEvent,
     get_agent,
 )
 from chatsphere.services.exceptions import BotInactiveError, IdempotencyKeyReusedError
@@ -49,12 +45,17 @@ class ChatTurn:
     answered: Message | None = None  # a resend of a turn already answered: its answer, not a new call
 
 
-@dataclass(frozen=True, slots=True)
-class ReplyEvent:
-    """What a streamed turn tells the client, in order: user_message, sources, token*, done | error."""
-
-    kind: Literal["user_message", "sources", "token", "done", "error", "heartbeat"]
-    data: Any = None  # a Message for user_message and done; sources as saved; token text; the error dict
+def message_json(message: Message) -> dict[str, Any]:
+    """A message as clients get it (api/serializers.py's MessageSerializer, whose schema documents it), built
+    directly: a chat answer carries two, and a ModelSerializer builds its fields anew for each instance."""
+    return {
+        "id": message.id,
+        "role": message.role,
+        "content": message.content,
+        "sources": message.sources,
+        "complete": message.complete,
+        "created_at": message.created_at,
+    }
 
 
 def conversation_create(*, owner: User, bot: Bot, title: str = "") -> Conversation:
@@ -144,13 +145,14 @@ async def conversation_reply(*, turn: ChatTurn) -> Message:
     return await in_db_thread(_turn_answer)(turn=turn, result=result)
 
 
-async def conversation_reply_stream(*, turn: ChatTurn) -> AsyncIterator[ReplyEvent]:
-    """Open the agent's stream (AgentError propagates while nothing was sent) and relay it."""
+async def conversation_reply_stream(*, turn: ChatTurn) -> AsyncIterator[ChatEvent]:
+    """Open the agent's stream (AgentError propagates while nothing was sent) and relay it: the saved user
+    message first, then the agent's events with each source named and `done` holding the saved answer."""
     if turn.answered is not None:
         return _replay(turn=turn, answer=turn.answered)
     events = await get_agent().open_chat_stream(call=turn.call)
-    queue: asyncio.Queue[ReplyEvent | None] = asyncio.Queue()
-    queue.put_nowait(ReplyEvent("user_message", turn.user_message))
+    queue: asyncio.Queue[ChatEvent | None] = asyncio.Queue()
+    queue.put_nowait(ChatEvent("user_message", message_json(turn.user_message)))
     # A context of its own: the request's one (asgiref's per-request executors) ends with the request,
     # and the relay must outlive a client that leaves.
     relay = asyncio.create_task(_relay(turn=turn, events=events, queue=queue), context=contextvars.Context())
@@ -163,44 +165,39 @@ async def conversation_reply_stream(*, turn: ChatTurn) -> AsyncIterator[ReplyEve
 _RELAYS: set[asyncio.Task[None]] = set()
 
 
-async def _replay(*, turn: ChatTurn, answer: Message) -> AsyncIterator[ReplyEvent]:
+async def _replay(*, turn: ChatTurn, answer: Message) -> AsyncIterator[ChatEvent]:
     """A resend of an answered turn: the stored answer, as the events its first send streamed."""
-    yield ReplyEvent("user_message", turn.user_message)
-    yield ReplyEvent("sources", answer.sources)
-    yield ReplyEvent("token", answer.content)
-    yield ReplyEvent("done", answer)
+    yield ChatEvent("user_message", message_json(turn.user_message))
+    yield ChatEvent("sources", {"sources": answer.sources})
+    yield ChatEvent("token", {"text": answer.content})
+    yield ChatEvent("done", {"bot_message": message_json(answer)})
 
 
-async def _drain(queue: "asyncio.Queue[ReplyEvent | None]") -> AsyncIterator[ReplyEvent]:
+async def _drain(queue: "asyncio.Queue[ChatEvent | None]") -> AsyncIterator[ChatEvent]:
     while (event := await queue.get()) is not None:
         yield event
 
 
 async def _relay(
-    *, turn: ChatTurn, events: AsyncIterator[Any], queue: "asyncio.Queue[ReplyEvent | None]"
+    *, turn: ChatTurn, events: AsyncIterator[ChatEvent], queue: "asyncio.Queue[ChatEvent | None]"
 ) -> None:
     sources: list[dict[str, Any]] = []
     parts: list[str] = []
     try:
         async for event in events:
-            if isinstance(event, SourcesEvent):
+            if event.name == "sources":
                 sources = await in_db_thread(_sources_json, thread_sensitive=False)(
-                    conversation=turn.conversation, sources=event.sources
+                    conversation=turn.conversation, sources=event.sources()
                 )
-                queue.put_nowait(ReplyEvent("sources", sources))
-            elif isinstance(event, TokenEvent):
-                parts.append(event.text)
-                queue.put_nowait(ReplyEvent("token", event.text))
-            elif isinstance(event, DoneEvent):
+                event = ChatEvent("sources", {"sources": sources})
+            elif event.name == "token":
+                parts.append(event.data["text"])
+            elif event.name == "done":
                 saved = await in_db_thread(_turn_close, thread_sensitive=False)(
-                    turn=turn, content=event.response, sources=sources
+                    turn=turn, content=event.data["response"], sources=sources
                 )
-                queue.put_nowait(ReplyEvent("done", saved))
-            elif isinstance(event, ErrorEvent):
-                error = {"code": event.code, "message": event.message, "retryable": event.retryable}
-                queue.put_nowait(ReplyEvent("error", error))
-            elif isinstance(event, HeartbeatEvent):
-                queue.put_nowait(ReplyEvent("heartbeat"))
+                event = ChatEvent("done", {"bot_message": message_json(saved)})
+            queue.put_nowait(event)  # tokens, errors and heartbeats as the agent sent them
     except asyncio.CancelledError:
         # The server is stopping: keep what arrived, marked, rather than lose it.
         if parts:

@@ -7,11 +7,18 @@ next call by priority:
 
   1. every query waiting (up to `max_query_batch`), encoded together in one call: concurrent chats share
      a forward pass instead of queueing behind each other;
-  2. otherwise the next slice of `slice_size` chunks of a document, documents taking turns slice by slice.
+  2. otherwise the next slice of a document, documents taking turns slice by slice.
 
 A query therefore waits at most for the one slice in progress; a document is never starved, because the
-queries of the moment are drained in a single call. Measured options (small slices behind a plain lock,
-this queue, ingestion in a process of its own) are in docs/benchmarks.md.
+queries of the moment are drained in a single call.
+
+How long a slice is adapts to the chats: a slice of `slice_size` chunks runs the model at its best
+throughput, but a query arriving meanwhile waits for all of it, and one-chunk calls cost ingestion about a
+third of its speed (docs/benchmarks.md). So a document is sliced `short_slice_size` chunks at a time
+while chats are being served, i.e. until `quiet_slices` slices in a row ran without a query, and
+`slice_size` at a time otherwise: an ingestion alone runs at the model's speed, and a chat arriving
+during a busy spell waits for one short call. Measured options (small slices behind a plain lock, this
+queue, ingestion in a process of its own) are in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -45,11 +52,26 @@ class _QueryJob:
 class QueryFirstScheduler:
     """Runs `encode` on one worker thread, queries before document slices (see the module docstring)."""
 
-    def __init__(self, *, encode: Encode, slice_size: int, max_query_batch: int, name: str) -> None:
-        if slice_size < 1 or max_query_batch < 1:
-            raise ValueError("slice_size and max_query_batch must be at least 1")
+    def __init__(
+        self,
+        *,
+        encode: Encode,
+        slice_size: int,
+        short_slice_size: int,
+        quiet_slices: int,
+        max_query_batch: int,
+        name: str,
+    ) -> None:
+        if min(slice_size, short_slice_size, quiet_slices, max_query_batch) < 1:
+            raise ValueError("slice sizes, quiet_slices and max_query_batch must be at least 1")
+        if short_slice_size > slice_size:
+            raise ValueError("short_slice_size must not exceed slice_size")
         self._encode = encode
         self._slice_size = slice_size
+        self._short_slice_size = short_slice_size
+        self._quiet_slices = quiet_slices
+        # Read and written by the worker thread only. Starts quiet: no chat has been served yet.
+        self._slices_since_query = quiet_slices
         self._max_query_batch = max_query_batch
         self._queries: deque[_QueryJob] = deque()
         self._documents: deque[_DocumentJob] = deque()
@@ -92,6 +114,7 @@ class QueryFirstScheduler:
                 self._encode_slice(document)
 
     def _encode_queries(self, queries: list[_QueryJob]) -> None:
+        self._slices_since_query = 0
         try:
             vectors = self._encode_exactly([job.text for job in queries])
         except Exception as exc:  # handed to every caller waiting on this call
@@ -101,9 +124,16 @@ class QueryFirstScheduler:
         for job, vector in zip(queries, vectors, strict=True):
             job.result.set_result(vector)
 
+    def _next_slice_size(self) -> int:
+        if self._slices_since_query < self._quiet_slices:
+            return self._short_slice_size
+        return self._slice_size
+
     def _encode_slice(self, document: _DocumentJob) -> None:
+        size = self._next_slice_size()
+        self._slices_since_query += 1
         try:
-            document.vectors.extend(self._encode_exactly(document.next_slice(self._slice_size)))
+            document.vectors.extend(self._encode_exactly(document.next_slice(size)))
         except Exception as exc:  # the document's caller gets it; the worker lives on
             document.result.set_exception(exc)
             return

@@ -145,7 +145,8 @@ class LocalEmbeddings:
     """Loads the model once; every encode call runs on the QueryFirstScheduler's one worker thread.
 
     That thread is the only caller of the model (a HF fast tokenizer is not re-entrant), and it serves
-    queries before document slices, so a chat never waits for a whole ingestion batch.
+    queries before document slices, so a chat never waits for a whole ingestion batch, and slices short
+    while chats are being served, so a chat waits for one short call at most.
     """
 
     def __init__(
@@ -153,6 +154,8 @@ class LocalEmbeddings:
         *,
         model_dir: Path,
         slice_size: int,
+        short_slice_size: int,
+        quiet_slices: int,
         max_query_batch: int,
         backend: LocalEmbeddingBackend = DEFAULT_LOCAL_EMBEDDING_BACKEND,
         cache_dir: Path | None = None,
@@ -167,7 +170,12 @@ class LocalEmbeddings:
         self._encoder = build_encoder(backend, model_dir=model_dir, cache_dir=cache_dir)
         self.dimension: int = self._encoder.dimension
         self._scheduler = QueryFirstScheduler(
-            encode=self._encode, slice_size=slice_size, max_query_batch=max_query_batch, name=self.name
+            encode=self._encode,
+            slice_size=slice_size,
+            short_slice_size=short_slice_size,
+            quiet_slices=quiet_slices,
+            max_query_batch=max_query_batch,
+            name=self.name,
         )
 
     @classmethod
@@ -175,6 +183,8 @@ class LocalEmbeddings:
         return cls(
             model_dir=bundled_model_dir(),
             slice_size=settings.local_embedding_batch_size,
+            short_slice_size=settings.local_embedding_short_batch_size,
+            quiet_slices=settings.local_embedding_quiet_slices,
             max_query_batch=settings.local_query_batch_size,
             backend=settings.local_embedding_backend,
             cache_dir=settings.models_dir,

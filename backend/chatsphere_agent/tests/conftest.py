@@ -55,6 +55,8 @@ def local_embeddings(models_dir: Path) -> LocalEmbeddings:
     return LocalEmbeddings(
         model_dir=bundled_model_dir(),
         slice_size=32,
+        short_slice_size=32,
+        quiet_slices=1,
         max_query_batch=32,
         cache_dir=models_dir,
     )

@@ -139,6 +139,13 @@ def test_embedding_batch_size_stays_within_the_gemini_limit(
         make_settings(embedding_batch_size=size)
 
 
+def test_a_short_embedding_batch_longer_than_the_full_one_fails_fast(make_settings: SettingsFactory) -> None:
+    make_settings(local_embedding_batch_size=4, local_embedding_short_batch_size=4)
+
+    with pytest.raises(ValidationError, match="LOCAL_EMBEDDING_SHORT_BATCH_SIZE must not exceed"):
+        make_settings(local_embedding_batch_size=4, local_embedding_short_batch_size=5)
+
+
 class TestLocalEmbeddingBackend:
     def test_onnx_by_default_exported_under_the_data_dir(self, make_settings: SettingsFactory) -> None:
         settings = make_settings()

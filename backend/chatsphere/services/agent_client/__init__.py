@@ -26,6 +26,7 @@ from chatsphere.services.agent_client.http import (
     HttpAgentClient,
 )
 from chatsphere.services.agent_client.types import (
+    HEARTBEAT,
     MAX_CHAT_MESSAGE_CHARS,
     MAX_CHUNKS_PER_REQUEST,
     AgentHealth,
@@ -33,20 +34,16 @@ from chatsphere.services.agent_client.types import (
     ChatEvent,
     ChatResult,
     ChatSource,
-    DoneEvent,
     EmbedResult,
-    ErrorEvent,
-    HeartbeatEvent,
     HistoryItem,
     SearchHit,
     SearchResult,
-    SourcesEvent,
-    TokenEvent,
 )
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "HEALTH_TIMEOUT_SECONDS",
+    "HEARTBEAT",
     "MAX_CHAT_MESSAGE_CHARS",
     "MAX_CHUNKS_PER_REQUEST",
     "PUBLIC_FAILED",
@@ -62,17 +59,12 @@ __all__ = [
     "ChatEvent",
     "ChatResult",
     "ChatSource",
-    "DoneEvent",
     "EmbedResult",
-    "ErrorEvent",
-    "HeartbeatEvent",
     "HistoryItem",
     "HttpAgentClient",
     "InMemoryAgent",
     "SearchHit",
     "SearchResult",
-    "SourcesEvent",
-    "TokenEvent",
     "get_agent",
     "set_agent",
 ]

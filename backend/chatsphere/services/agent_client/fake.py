@@ -17,13 +17,9 @@ from chatsphere.services.agent_client.types import (
     ChatEvent,
     ChatResult,
     ChatSource,
-    DoneEvent,
     EmbedResult,
-    ErrorEvent,
     SearchHit,
     SearchResult,
-    SourcesEvent,
-    TokenEvent,
 )
 
 _WORD = re.compile(r"\w+")
@@ -110,14 +106,25 @@ class InMemoryAgent:
         return self._events(self._answer(call))
 
     async def _events(self, result: ChatResult) -> AsyncIterator[ChatEvent]:
-        yield SourcesEvent(sources=result.sources)
+        sources = [
+            {
+                "document_id": str(found.document_id),
+                "chunk_index": found.chunk_index,
+                "score": found.score,
+                "text": found.text,
+            }
+            for found in result.sources
+        ]
+        yield ChatEvent("sources", {"sources": sources})
         for index, token in enumerate(re.findall(r"\S+\s*", result.response)):
             if self.fail_stream_after_tokens is not None and index >= self.fail_stream_after_tokens:
-                yield ErrorEvent(code="provider_unavailable", message="The model went away.", retryable=True)
+                yield ChatEvent.failure(
+                    code="provider_unavailable", message="The model went away.", retryable=True
+                )
                 return
             await asyncio.sleep(self.stream_token_delay_s)
-            yield TokenEvent(text=token)
-        yield DoneEvent(response=result.response, model=result.model)
+            yield ChatEvent("token", {"text": token})
+        yield ChatEvent("done", {"response": result.response, "model": result.model})
 
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int:
         self._check_available()

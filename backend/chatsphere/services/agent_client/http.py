@@ -25,20 +25,16 @@ from chatsphere.services.agent_client.errors import (
     AgentUnavailableError,
 )
 from chatsphere.services.agent_client.types import (
+    HEARTBEAT,
     MAX_CHUNKS_PER_REQUEST,
     AgentHealth,
     ChatCall,
     ChatEvent,
     ChatResult,
     ChatSource,
-    DoneEvent,
     EmbedResult,
-    ErrorEvent,
-    HeartbeatEvent,
     SearchHit,
     SearchResult,
-    SourcesEvent,
-    TokenEvent,
 )
 
 logger = logging.getLogger(__name__)
@@ -262,7 +258,8 @@ class AgentAiohttpTransport(AiohttpTransport):
     """httpx's API over aiohttp's connection pool: with 100 chats in flight, httpx's own async pool added half
     a second to each (docs/benchmarks.md). A connection that fails without a timeout (refused, or dropped by
     a dying agent) is an httpx.ConnectError here, not the ConnectTimeout that httpx-aiohttp makes of it, so
-    it reads as "unreachable" rather than "took too long"."""
+    it reads as "unreachable" rather than "took too long"; an answer that is not HTTP at all, which
+    httpx-aiohttp lets through as aiohttp's own error, is an httpx.RemoteProtocolError."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
@@ -272,6 +269,8 @@ class AgentAiohttpTransport(AiohttpTransport):
             if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
                 raise httpx.ConnectError(str(cause), request=request) from cause
             raise
+        except aiohttp.ClientError as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
 
 
 def _transport_failure(method: str, path: str, exc: httpx.TransportError) -> AgentUnavailableError:
@@ -336,8 +335,8 @@ def _chat_result(body: Mapping[str, Any]) -> ChatResult:
 
 
 async def _stream_events(response: httpx.Response, *, deadline: float) -> AsyncIterator[ChatEvent]:
-    """The agent's server-sent events as ChatEvents; always ends with DoneEvent or ErrorEvent, by `deadline`
-    (the event loop's clock) at the latest."""
+    """The agent's server-sent events, checked; always ends with `done` or `error`, by `deadline` (the event
+    loop's clock) at the latest."""
     finished = False
     lines = response.aiter_lines()
     try:
@@ -351,19 +350,19 @@ async def _stream_events(response: httpx.Response, *, deadline: float) -> AsyncI
             except TimeoutError:
                 logger.warning("agent /chat/stream passed its total deadline")
                 finished = True
-                yield ErrorEvent(
+                yield ChatEvent.failure(
                     code=PUBLIC_UNAVAILABLE, message="The AI service took too long to answer.", retryable=True
                 )
                 return
             if line.startswith(":"):
-                yield HeartbeatEvent()
+                yield HEARTBEAT
             elif line.startswith("event:"):
                 name = line[len("event:") :].strip()
             elif line.startswith("data:"):
                 data += line[len("data:") :].strip()
             elif not line and name:
                 event = _chat_event(name, data)
-                finished = isinstance(event, DoneEvent | ErrorEvent)
+                finished = event.final
                 yield event
                 if finished:
                     return
@@ -371,34 +370,52 @@ async def _stream_events(response: httpx.Response, *, deadline: float) -> AsyncI
     except httpx.TransportError as exc:
         logger.warning("agent /chat/stream broke off: %s", type(exc).__name__)
         finished = True
-        yield ErrorEvent(
+        yield ChatEvent.failure(
             code=PUBLIC_UNAVAILABLE, message="The AI service stopped answering mid-way.", retryable=True
         )
     finally:
         await response.aclose()
     if not finished:
-        yield ErrorEvent(code=PUBLIC_FAILED, message="The AI service ended its answer early.", retryable=True)
+        yield ChatEvent.failure(
+            code=PUBLIC_FAILED, message="The AI service ended its answer early.", retryable=True
+        )
+
+
+# What each event of the agent's stream must hold, checked before it is handed on.
+_EVENT_FIELDS: dict[str, Callable[[Mapping[str, Any]], object]] = {
+    "sources": lambda body: ChatEvent("sources", body).sources(),
+    "token": lambda body: _require(body["text"], str),
+    "done": lambda body: (_require(body["response"], str), _require(body["model"], str)),
+    "error": lambda body: (
+        _require(body["error"]["code"], str),
+        _require(body["error"]["message"], str),
+        _require(body["error"]["retryable"], bool),
+    ),
+}
+
+
+def _require(value: object, kind: type) -> object:
+    if not isinstance(value, kind):
+        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
 
 
 def _chat_event(name: str, data: str) -> ChatEvent:
-    try:
-        body = json.loads(data)
-        if name == "sources":
-            return SourcesEvent(sources=tuple(_chat_source(source) for source in body["sources"]))
-        if name == "token":
-            return TokenEvent(text=str(body["text"]))
-        if name == "done":
-            return DoneEvent(response=str(body["response"]), model=str(body["model"]))
-        if name == "error":
-            error = body["error"]
-            return ErrorEvent(
-                code=str(error["code"]), message=str(error["message"]), retryable=bool(error["retryable"])
-            )
-    except (ValueError, KeyError, TypeError) as exc:
-        _protocol_error("/chat/stream", exc)  # logs it; mid-stream it can only become an event
-    else:
+    check = _EVENT_FIELDS.get(name)
+    if check is None:
         logger.error("agent /chat/stream sent an unknown event %r", name)
-    return ErrorEvent(code=PUBLIC_FAILED, message="The AI service sent an invalid reply.", retryable=False)
+    else:
+        try:
+            body = json.loads(data)
+            if not isinstance(body, dict):
+                raise TypeError("an event's data is not a JSON object")
+            check(body)
+            return ChatEvent(name, body)  # type: ignore[arg-type]  # a name _EVENT_FIELDS knows
+        except (ValueError, KeyError, TypeError) as exc:
+            _protocol_error("/chat/stream", exc)  # logs it; mid-stream it can only become an event
+    return ChatEvent.failure(
+        code=PUBLIC_FAILED, message="The AI service sent an invalid reply.", retryable=False
+    )
 
 
 def _batches(chunks: Sequence[str], size: int) -> list[tuple[int, Sequence[str]]]:

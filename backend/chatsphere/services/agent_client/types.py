@@ -3,9 +3,9 @@ and the agent's limits that Django enforces itself."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 # The agent takes at most this many chunks per /embed_and_store (chatsphere_agent/schemas.py); a longer
@@ -74,36 +74,45 @@ class ChatCall:
     min_score: float | None = None
 
 
-# The events of the agent's /chat/stream, in the order it sends them: sources, token*, done | error.
-@dataclass(frozen=True, slots=True)
-class SourcesEvent:
-    sources: tuple[ChatSource, ...]
+EventName = Literal["user_message", "sources", "token", "done", "error", "heartbeat"]
 
 
 @dataclass(frozen=True, slots=True)
-class TokenEvent:
-    text: str
+class ChatEvent:
+    """One event of a streamed chat turn: one type from the agent's stream to Django's, `data` being the
+    event's JSON object as on the wire.
+
+    The agent sends `sources` ({sources: [...]}), `token` ({text}) per piece, then `done` ({response, model})
+    or `error` ({error: {code, message, retryable}}), with `heartbeat`s ({}) in silences. Django relays them,
+    with `user_message` (the saved message) first, each source named, and `done` holding the saved answer
+    ({bot_message}). The client has checked every event's fields before it hands one out.
+    """
+
+    name: EventName
+    data: Mapping[str, Any]
+
+    @property
+    def final(self) -> bool:
+        return self.name in {"done", "error"}
+
+    @classmethod
+    def failure(cls, *, code: str, message: str, retryable: bool) -> ChatEvent:
+        return cls("error", {"error": {"code": code, "message": message, "retryable": retryable}})
+
+    def sources(self) -> tuple[ChatSource, ...]:
+        """A `sources` event's sources, typed."""
+        return tuple(
+            ChatSource(
+                document_id=UUID(str(source["document_id"])),
+                chunk_index=int(source["chunk_index"]),
+                score=float(source["score"]),
+                text=str(source["text"]),
+            )
+            for source in self.data["sources"]
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class DoneEvent:
-    response: str
-    model: str
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorEvent:
-    code: str
-    message: str
-    retryable: bool
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatEvent:
-    """The agent is still working; relayed so proxies between the client and Django keep the stream."""
-
-
-ChatEvent = SourcesEvent | TokenEvent | DoneEvent | ErrorEvent | HeartbeatEvent
+HEARTBEAT = ChatEvent("heartbeat", {})
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,17 +10,13 @@ import httpx
 import pytest
 
 from chatsphere.services.agent_client import (
+    HEARTBEAT,
     AgentUnavailableError,
     ChatCall,
     ChatEvent,
     ChatSource,
-    DoneEvent,
-    ErrorEvent,
-    HeartbeatEvent,
     HistoryItem,
     HttpAgentClient,
-    SourcesEvent,
-    TokenEvent,
 )
 
 BOT_ID = uuid.uuid4()
@@ -62,12 +58,13 @@ def test_a_stream_is_parsed_into_events_and_sent_with_the_turn() -> None:
     events = stream_events(handler)
 
     assert events == [
-        SourcesEvent(sources=(ChatSource(DOCUMENT_ID, 0, 0.8, "Penguins eat krill."),)),
-        TokenEvent(text="Krill"),
-        HeartbeatEvent(),
-        TokenEvent(text="."),
-        DoneEvent(response="Krill.", model="m"),
+        ChatEvent("sources", {"sources": [SOURCE]}),
+        ChatEvent("token", {"text": "Krill"}),
+        HEARTBEAT,
+        ChatEvent("token", {"text": "."}),
+        ChatEvent("done", {"response": "Krill.", "model": "m"}),
     ]
+    assert events[0].sources() == (ChatSource(DOCUMENT_ID, 0, 0.8, "Penguins eat krill."),)
     assert seen[0].url.path == "/chat/stream"
     assert seen[0].headers["Authorization"] == "Bearer s3cret"
     assert seen[0].headers["Accept"] == "text/event-stream"
@@ -90,7 +87,7 @@ def test_a_stream_that_stops_before_done_ends_with_an_error_event() -> None:
 
     events = stream_events(handler)
 
-    assert events[-1] == ErrorEvent(
+    assert events[-1] == ChatEvent.failure(
         code="agent_error", message="The AI service ended its answer early.", retryable=True
     )
 
@@ -126,6 +123,23 @@ def _client_for(server: asyncio.Server | None, *, port: int = 0) -> HttpAgentCli
     )
 
 
+def _json_chat_failure(
+    agent: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any],
+) -> AgentUnavailableError:
+    """The error of one JSON chat against `agent`, a raw socket server standing in for the agent."""
+
+    async def run() -> AgentUnavailableError:
+        server = await _listening(agent)
+        client = _client_for(server)
+        with pytest.raises(AgentUnavailableError) as failure:
+            await client.acall_chat(call=CALL)
+        await client.aclose()
+        server.close()
+        return failure.value
+
+    return asyncio.run(run())
+
+
 def test_a_refused_connection_is_unreachable_not_a_timeout() -> None:
     async def run() -> AgentUnavailableError:
         server = await _listening(lambda reader, writer: None)
@@ -146,16 +160,7 @@ def test_an_agent_that_never_answers_is_a_timeout() -> None:
         await reader.read(65536)
         await asyncio.sleep(5)
 
-    async def run() -> AgentUnavailableError:
-        server = await _listening(silent)
-        client = _client_for(server)
-        with pytest.raises(AgentUnavailableError) as failure:
-            await client.acall_chat(call=CALL)
-        await client.aclose()
-        server.close()
-        return failure.value
-
-    assert asyncio.run(run()).code == "agent_timeout"
+    assert _json_chat_failure(silent).code == "agent_timeout"
 
 
 def test_an_agent_dying_mid_stream_ends_it_with_the_unavailable_error_of_a_json_chat() -> None:
@@ -179,9 +184,10 @@ def test_an_agent_dying_mid_stream_ends_it_with_the_unavailable_error_of_a_json_
         return received
 
     received = asyncio.run(run())
-    assert isinstance(received[0], SourcesEvent)
-    assert isinstance(received[-1], ErrorEvent)
-    assert received[-1].code == "agent_unavailable"  # as the JSON answer's code for the same failure
+    assert received[0].name == "sources"
+    assert received[-1].name == "error"
+    # The JSON answer's code for the same failure.
+    assert received[-1].data["error"]["code"] == "agent_unavailable"
 
 
 def test_a_stream_of_heartbeats_only_is_cut_at_the_total_deadline() -> None:
@@ -206,7 +212,40 @@ def test_a_stream_of_heartbeats_only_is_cut_at_the_total_deadline() -> None:
         return [event async for event in events]
 
     received = asyncio.run(run())
-    assert isinstance(received[0], HeartbeatEvent)
-    assert received[-1] == ErrorEvent(
+    assert received[0] == HEARTBEAT
+    assert received[-1] == ChatEvent.failure(
         code="agent_unavailable", message="The AI service took too long to answer.", retryable=True
     )
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        ("token", {"text": 3}),
+        ("done", {"response": "Krill."}),
+        ("sources", {"sources": [{"document_id": "not-a-uuid", "chunk_index": 0, "score": 1, "text": "x"}]}),
+        ("error", {"error": {"code": "x", "message": "y"}}),
+        ("answer", {"text": "an event the client does not know"}),
+    ],
+)
+def test_an_event_the_client_cannot_read_ends_the_stream_as_an_agent_error(
+    malformed: tuple[str, Any],
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=sse(("sources", {"sources": []}), malformed))
+
+    events = stream_events(handler)
+
+    assert events[-1] == ChatEvent.failure(
+        code="agent_error", message="The AI service sent an invalid reply.", retryable=False
+    )
+
+
+def test_an_answer_that_is_not_http_is_unavailable_not_a_crash() -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"\x16\x03\x01 garbage, then the connection closes")
+        await writer.drain()
+        writer.close()
+
+    assert _json_chat_failure(garbage).code == "agent_unreachable"

@@ -50,9 +50,22 @@ def model() -> Iterator[SteppedModel]:
         stepped.finish_call()
 
 
-def scheduler(model: SteppedModel, *, slice_size: int = 2, max_query_batch: int = 8) -> QueryFirstScheduler:
+def scheduler(
+    model: SteppedModel,
+    *,
+    slice_size: int = 2,
+    short_slice_size: int | None = None,
+    quiet_slices: int = 1,
+    max_query_batch: int = 8,
+) -> QueryFirstScheduler:
+    """A fixed slice size unless the test gives a short one."""
     return QueryFirstScheduler(
-        encode=model.encode, slice_size=slice_size, max_query_batch=max_query_batch, name="fake"
+        encode=model.encode,
+        slice_size=slice_size,
+        short_slice_size=slice_size if short_slice_size is None else short_slice_size,
+        quiet_slices=quiet_slices,
+        max_query_batch=max_query_batch,
+        name="fake",
     )
 
 
@@ -84,6 +97,47 @@ def test_a_query_sent_during_a_long_ingestion_is_served_before_the_ingestion_fin
         assert model.wait_for_call() == expected
         model.finish_call()
     assert result(document) == [[7.0, float(n % 2)] for n in range(10)]
+
+
+def test_while_queries_come_a_document_is_sliced_short_and_goes_back_to_full_slices_when_they_stop(
+    model: SteppedModel,
+) -> None:
+    under_test = scheduler(model, slice_size=4, short_slice_size=1, quiet_slices=2)
+    document = under_test.submit_documents([f"c{n}" for n in range(12)])
+    # No chat yet: the document goes at the model's best throughput.
+    assert model.wait_for_call() == ["c0", "c1", "c2", "c3"]
+    first = under_test.submit_query("q1")
+    model.finish_call()
+    assert model.wait_for_call() == ["q1"]
+    model.finish_call()
+
+    # A chat is being served: the next query waits for one 1-chunk call, not for four chunks.
+    assert model.wait_for_call() == ["c4"]
+    second = under_test.submit_query("q2")
+    model.finish_call()
+    assert model.wait_for_call() == ["q2"]
+    model.finish_call()
+
+    # Two slices in a row without a query: quiet again, full slices.
+    for expected in (["c5"], ["c6"], ["c7", "c8", "c9", "c10"], ["c11"]):
+        assert model.wait_for_call() == expected
+        model.finish_call()
+    assert result(first) == [2.0, 0.0]
+    assert result(second) == [2.0, 0.0]
+    assert result(document) == [
+        *([2.0, float(place)] for place in range(4)),
+        [2.0, 0.0],
+        [2.0, 0.0],
+        [2.0, 0.0],
+        *([2.0, float(place)] for place in range(3)),
+        [3.0, 3.0],
+        [3.0, 0.0],
+    ]
+
+
+def test_a_short_slice_longer_than_the_full_slice_is_refused(model: SteppedModel) -> None:
+    with pytest.raises(ValueError, match="short_slice_size must not exceed slice_size"):
+        scheduler(model, slice_size=2, short_slice_size=4)
 
 
 def test_queries_waiting_together_share_one_model_call(model: SteppedModel) -> None:
@@ -136,7 +190,14 @@ def test_a_failed_call_fails_its_callers_and_the_worker_serves_the_next(model: S
 
 
 def test_a_model_that_returns_too_few_vectors_is_an_error_not_a_hang() -> None:
-    under_test = QueryFirstScheduler(encode=lambda texts: [], slice_size=4, max_query_batch=4, name="short")
+    under_test = QueryFirstScheduler(
+        encode=lambda texts: [],
+        slice_size=4,
+        short_slice_size=4,
+        quiet_slices=1,
+        max_query_batch=4,
+        name="short",
+    )
 
     with pytest.raises(ValueError, match="0 vectors for 2 texts"):
         result(under_test.submit_documents(["a", "b"]))

@@ -38,6 +38,8 @@ def load(local_embeddings: LocalEmbeddings, models_dir: Path) -> Loader:
             loaded[backend] = LocalEmbeddings(
                 model_dir=bundled_model_dir(),
                 slice_size=4,
+                short_slice_size=4,
+                quiet_slices=1,
                 max_query_batch=32,
                 backend=backend,
                 cache_dir=models_dir,
