@@ -64,6 +64,9 @@ class AgentSettings(BaseSettings):
     llm_model: str = "llama3.2"
 
     agent_data_dir: Path = REPO_ROOT / "var" / "agent"
+    # Below this much free space on the data directory's disk, storing is refused (503, "disk is full") before
+    # anything is written: Chroma's core was seen to wedge after meeting ENOSPC mid-write. Reads go on.
+    min_free_disk_mb: int = Field(default=64, ge=0)
     retrieval_top_k: int = Field(default=4, ge=1, le=20)
     # Cosine similarity below which a chunk is not shown to the model nor cited. all-MiniLM-L6-v2 scores
     # unrelated passages around 0.0-0.2 and on-topic ones from about 0.3 up.
@@ -100,6 +103,8 @@ class AgentSettings(BaseSettings):
     agent_worker_threads: int = Field(default=200, ge=1, le=2000)
     # A `: heartbeat` comment after this many seconds without an event keeps proxies from closing a stream.
     stream_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Test-only: where fault tests hold the agent at named points of storing a batch (checkpoints.py).
+    agent_test_checkpoint_dir: Path | None = None
 
     @field_validator("agent_service_token")
     @classmethod
@@ -153,6 +158,10 @@ class AgentSettings(BaseSettings):
         if self.llm_base_url is not None:
             return "openai"
         return "gemini" if self.google_api_key is not None else "extractive"
+
+    @property
+    def min_free_disk_bytes(self) -> int:
+        return self.min_free_disk_mb * 1024 * 1024
 
     @property
     def chroma_dir(self) -> Path:

@@ -36,6 +36,7 @@ _CODE_BY_STATUS = {
 _DESCRIPTIONS = {
     400: "The body could not be read at all (e.g. it is not UTF-8 text).",
     401: "Missing or wrong `Authorization: Bearer <AGENT_SERVICE_TOKEN>`.",
+    409: "The document, or its bot, was deleted: nothing of it is stored (code `document_deleted`).",
     422: "The request (body, path or query) is invalid, including a body that is not valid JSON.",
     502: "A provider (embeddings, vector store, LLM) rejected the request; retrying will not help.",
     503: "The service is starting, or a provider is unreachable or overloaded; retry later.",

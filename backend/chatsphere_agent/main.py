@@ -27,10 +27,11 @@ from starlette.concurrency import run_in_threadpool
 from chatsphere_agent.agent import BotQuery, bot_chat, bot_chat_stream
 from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.errors import AgentHTTPError, error_responses, install_error_handlers
-from chatsphere_agent.providers.base import ChunkBatch, HistoryTurn
+from chatsphere_agent.providers.base import ChunkBatch, DocumentChunks, HistoryTurn
 from chatsphere_agent.providers.factory import Providers, build_providers
 from chatsphere_agent.retrieval import Fusion, chunks_search
 from chatsphere_agent.schemas import (
+    BotIndexResponse,
     ChatRequest,
     ChatResponse,
     DeleteBotResponse,
@@ -38,6 +39,8 @@ from chatsphere_agent.schemas import (
     EmbedRequest,
     EmbedResponse,
     HealthResponse,
+    IndexedBotsResponse,
+    IndexedDocument,
     ProviderNames,
     SearchHit,
     SearchRequest,
@@ -45,7 +48,14 @@ from chatsphere_agent.schemas import (
     source_of,
 )
 from chatsphere_agent.streaming import chat_events
-from chatsphere_agent.vector_store import bot_delete, document_delete, embed_and_store_chunks
+from chatsphere_agent.vector_store import (
+    DocumentDeletedError,
+    bot_delete,
+    bot_inventory,
+    document_delete,
+    embed_and_store_chunks,
+    indexed_bot_ids,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,23 +152,28 @@ async def health(providers: ProvidersDep, settings: SettingsDep) -> HealthRespon
     response_model=EmbedResponse,
     summary="Embed and store a document's chunks (the whole document, or one batch of it)",
     operation_id="embed_and_store",
-    responses={200: {"links": _STORED_DOCUMENT_LINKS}, **_UNREADABLE_BODY},
+    responses={200: {"links": _STORED_DOCUMENT_LINKS}, **_UNREADABLE_BODY, **error_responses(409)},
 )
 def embed_and_store(body: EmbedRequest, providers: ProvidersDep, settings: SettingsDep) -> EmbedResponse:
-    stored = embed_and_store_chunks(
-        embeddings=providers.embeddings,
-        vector_store=providers.vector_store,
-        lexical_index=providers.lexical_index,
-        batch_size=settings.embedding_batch_size,
-        batch=ChunkBatch(
-            bot_id=str(body.bot_id),
-            document_id=str(body.document_id),
-            chunks=body.chunks,
-            document_name=body.document_name,
-            first_chunk_index=body.first_chunk_index,
-            last_batch=body.last_batch,
-        ),
-    )
+    try:
+        stored = embed_and_store_chunks(
+            embeddings=providers.embeddings,
+            vector_store=providers.vector_store,
+            lexical_index=providers.lexical_index,
+            deletions=providers.deletions,
+            checkpoints=providers.checkpoints,
+            batch_size=settings.embedding_batch_size,
+            batch=ChunkBatch(
+                bot_id=str(body.bot_id),
+                document_id=str(body.document_id),
+                chunks=body.chunks,
+                document_name=body.document_name,
+                first_chunk_index=body.first_chunk_index,
+                last_batch=body.last_batch,
+            ),
+        )
+    except DocumentDeletedError as exc:
+        raise AgentHTTPError(status_code=409, code="document_deleted", message=str(exc)) from exc
     return EmbedResponse(status="success", document_id=body.document_id, stored_vector_count=stored)
 
 
@@ -281,6 +296,7 @@ def delete_document(
     deleted = document_delete(
         vector_store=providers.vector_store,
         lexical_index=providers.lexical_index,
+        deletions=providers.deletions,
         bot_id=str(bot_id),
         document_id=str(document_id),
     )
@@ -295,9 +311,51 @@ def delete_document(
 )
 def delete_bot(bot_id: UUID, providers: ProvidersDep) -> DeleteBotResponse:
     deleted = bot_delete(
-        vector_store=providers.vector_store, lexical_index=providers.lexical_index, bot_id=str(bot_id)
+        vector_store=providers.vector_store,
+        lexical_index=providers.lexical_index,
+        deletions=providers.deletions,
+        bot_id=str(bot_id),
     )
     return DeleteBotResponse(bot_id=bot_id, deleted=deleted)
+
+
+@protected.get(
+    "/index/bots",
+    response_model=IndexedBotsResponse,
+    summary="Every bot either index holds chunks of (the consistency check's sweep for orphans)",
+    operation_id="indexed_bots",
+)
+def indexed_bots(providers: ProvidersDep) -> IndexedBotsResponse:
+    bot_ids = indexed_bot_ids(vector_store=providers.vector_store, lexical_index=providers.lexical_index)
+    return IndexedBotsResponse(bot_ids=[UUID(bot_id) for bot_id in bot_ids])
+
+
+@protected.get(
+    "/bots/{bot_id}/index",
+    response_model=BotIndexResponse,
+    summary="How many chunks of each of a bot's documents the vector store and the lexical index hold",
+    operation_id="bot_index",
+)
+def bot_index(bot_id: UUID, providers: ProvidersDep) -> BotIndexResponse:
+    inventory = bot_inventory(
+        vector_store=providers.vector_store, lexical_index=providers.lexical_index, bot_id=str(bot_id)
+    )
+    return BotIndexResponse(
+        bot_id=bot_id,
+        vectors=_indexed_documents(inventory.vectors),
+        lexical=None if inventory.lexical is None else _indexed_documents(inventory.lexical),
+    )
+
+
+def _indexed_documents(documents: list[DocumentChunks]) -> list[IndexedDocument]:
+    return [
+        IndexedDocument(
+            document_id=UUID(document.document_id),
+            chunk_count=document.count,
+            last_chunk_index=document.last_index,
+        )
+        for document in sorted(documents, key=lambda document: document.document_id)
+    ]
 
 
 def _provider_names(providers: Providers, settings: AgentSettings) -> ProviderNames:

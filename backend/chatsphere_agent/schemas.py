@@ -187,6 +187,29 @@ class DeleteBotResponse(BaseModel):
     deleted: bool
 
 
+class IndexedBotsResponse(BaseModel):
+    bot_ids: list[UUID] = Field(
+        description="Every bot the vector store or the lexical index holds chunks of."
+    )
+
+
+class IndexedDocument(BaseModel):
+    document_id: UUID
+    chunk_count: int = Field(ge=0)
+    last_chunk_index: int = Field(ge=-1, description="The highest chunk index stored; -1 when none.")
+
+
+class BotIndexResponse(BaseModel):
+    """What each index holds of a bot's documents: a document of n chunks is whole in an index exactly when
+    it is listed there with chunk_count n and last_chunk_index n - 1."""
+
+    bot_id: UUID
+    vectors: list[IndexedDocument]
+    lexical: list[IndexedDocument] | None = Field(
+        description="null where there is no lexical index (Pinecone)."
+    )
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(examples=["provider_unavailable", "unauthorized", "validation_error"])
     message: str

@@ -188,6 +188,12 @@ MAX_DOCUMENT_CHUNKS = env.int("MAX_DOCUMENT_CHUNKS", default=3000)
 # A document whose ingestion was started this many times without finishing (each start killed its
 # worker) ends ERROR instead of being redelivered forever.
 MAX_INGEST_ATTEMPTS = env.int("MAX_INGEST_ATTEMPTS", default=3)
+# An ingestion whose agent went away mid-document (a crash, a restart: the connection dropped or was refused)
+# waits this long for it to answer /health again, then sends the whole document again; 0 gives up at once.
+# Celery workers only: an ingestion run in the request (no broker) never waits.
+INGEST_AGENT_WAIT_SECONDS = env.float("INGEST_AGENT_WAIT_SECONDS", default=60.0)
+if not 0 <= INGEST_AGENT_WAIT_SECONDS < 240:
+    raise ImproperlyConfigured("Need 0 <= INGEST_AGENT_WAIT_SECONDS < 240 (inside the task's time limit).")
 _INGESTION_LIMITS = (
     MAX_DOCX_UNCOMPRESSED_BYTES, MAX_DOCX_MEMBERS, MAX_PDF_PAGES, MAX_SHEET_ROWS, MAX_PPTX_SLIDES,
     MAX_DOCUMENT_CHARS, MAX_DOCUMENT_CHUNKS, MAX_INGEST_ATTEMPTS,
@@ -244,6 +250,10 @@ if AGENT_STREAM_TIMEOUT_SECONDS < AGENT_TIMEOUT_SECONDS:
     raise ImproperlyConfigured("AGENT_STREAM_TIMEOUT_SECONDS must be at least AGENT_TIMEOUT_SECONDS.")
 # A chat in flight holds one connection for its whole LLM call: this bounds concurrent chats per process.
 AGENT_MAX_CONNECTIONS = env.int("AGENT_MAX_CONNECTIONS", default=200)
+# Chunks per /embed_and_store request; the agent takes at most 256. Fault tests lower it: small documents.
+AGENT_EMBED_BATCH_CHUNKS = env.int("AGENT_EMBED_BATCH_CHUNKS", default=256)
+if not 1 <= AGENT_EMBED_BATCH_CHUNKS <= 256:
+    raise ImproperlyConfigured("AGENT_EMBED_BATCH_CHUNKS must be between 1 and 256.")
 
 # Website sources: the crawler fetches only through chatsphere/services/web_fetch.py, which refuses private,
 # loopback, link-local and metadata addresses (checked on the address it connects to, on every redirect).

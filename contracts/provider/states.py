@@ -2,7 +2,9 @@
 
 Documents are seeded with the agent's real embed-and-store function into the embedded store; an
 outage is a `ChatModelProvider` that raises `ProviderError`, injected the way the app is meant to be
-given providers (`app.state.providers`). Nothing inside a library is patched.
+given providers (`app.state.providers`). Nothing inside a library is patched. The pact reuses its ids from
+one interaction to the next while the agent remembers deleted bots and documents for good, so each state of
+a bot starts from a DeletionRegistry of its own, and a bot is emptied through the stores themselves.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from fastapi import FastAPI
 from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.providers.base import AnswerDelta, AnswerRequest, ChunkBatch, ModelAnswer, ProviderError
 from chatsphere_agent.providers.factory import Providers
-from chatsphere_agent.vector_store import bot_delete, embed_and_store_chunks
+from chatsphere_agent.providers.sqlite_tombstones import MemoryDeletionRegistry
+from chatsphere_agent.vector_store import embed_and_store_chunks
 
 Action = Literal["setup", "teardown"]
 
@@ -52,29 +55,32 @@ class AgentProviderStates:
 
     def bot_has_documents(self, action: Action, parameters: Mapping[str, Any] | None) -> None:
         bot_id, document_id, chunks = _required(parameters, "bot_id", "document_id", "chunks")
+        self._forget_deletions()
         if action == "teardown":
-            bot_delete(
-                vector_store=self._shipped.vector_store,
-                lexical_index=self._shipped.lexical_index,
-                bot_id=bot_id,
-            )
+            self._empty(bot_id)
             return
         embed_and_store_chunks(
             embeddings=self._shipped.embeddings,
             vector_store=self._shipped.vector_store,
             lexical_index=self._shipped.lexical_index,
+            deletions=self._app.state.providers.deletions,
             batch_size=self._settings.embedding_batch_size,
             batch=ChunkBatch(bot_id=bot_id, document_id=document_id, chunks=chunks),
         )
 
     def bot_has_no_documents(self, action: Action, parameters: Mapping[str, Any] | None) -> None:
         (bot_id,) = _required(parameters, "bot_id")
+        self._forget_deletions()
         if action == "setup":
-            bot_delete(
-                vector_store=self._shipped.vector_store,
-                lexical_index=self._shipped.lexical_index,
-                bot_id=bot_id,
-            )
+            self._empty(bot_id)
+
+    def _forget_deletions(self) -> None:
+        self._app.state.providers = replace(self._app.state.providers, deletions=MemoryDeletionRegistry())
+
+    def _empty(self, bot_id: str) -> None:
+        self._shipped.vector_store.delete_bot(bot_id=bot_id)
+        if self._shipped.lexical_index is not None:
+            self._shipped.lexical_index.delete_bot(bot_id=bot_id)
 
     def model_provider_is_unavailable(self, action: Action, parameters: Mapping[str, Any] | None) -> None:
         down = replace(self._shipped, chat_model=UnavailableChatModel())

@@ -14,6 +14,7 @@ Run with `-p testsupport.services -p testsupport.stack.plugin`.
 from __future__ import annotations
 
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,10 @@ MAX_INGEST_ATTEMPTS = 2
 CHUNK_SIZE = 60
 DJANGO_WORKERS = 3
 WARM_POOL_SIZE = 8
+AGENT_DATA_DISK_MB = 256
+# Chunks per /embed_and_store: a document of a few batches stays quick to embed.
+EMBED_BATCH_CHUNKS = 64
+FINAL_CHECK = "test_after_the_whole_suite_the_indexes_hold_exactly_what_django_has"
 
 
 # Low limits and short deadlines, so each fault shows in seconds; production's TLS and proxy settings.
@@ -49,8 +54,9 @@ FAULTS_SETTINGS = {
     "AGENT_FIRST_BYTE_TIMEOUT_SECONDS": str(AGENT_FIRST_BYTE_TIMEOUT_S),
     "AGENT_TIMEOUT_SECONDS": str(AGENT_TOTAL_TIMEOUT_S),
     "MAX_INGEST_ATTEMPTS": str(MAX_INGEST_ATTEMPTS),
-    "CHUNK_SIZE": str(CHUNK_SIZE),  # small chunks, quick to embed: 20 KB of text is two embed batches
+    "CHUNK_SIZE": str(CHUNK_SIZE),  # small chunks, quick to embed
     "CHUNK_OVERLAP": "0",
+    "AGENT_EMBED_BATCH_CHUNKS": str(EMBED_BATCH_CHUNKS),
     "API_PAGE_SIZE": "2",
     # A warm pool in every worker: after a failover all of them are dead at once.
     "DATABASE_POOL_MIN_SIZE": str(WARM_POOL_SIZE),
@@ -58,8 +64,40 @@ FAULTS_SETTINGS = {
 
 
 @pytest.fixture(scope="session")
-def stack_settings(stack_redis_settings: dict[str, str]) -> dict[str, str]:
-    return stack_redis_settings | FAULTS_SETTINGS
+def checkpoint_dir(stack_dir: Path) -> Path:
+    """Where tests hold the agent at named points of storing a batch (chatsphere_agent/checkpoints.py)."""
+    directory = stack_dir / "checkpoints"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture(scope="session")
+def agent_data_disk(stack_dir: Path) -> Iterator[Path | None]:
+    """The agent's data directory (AGENT_DATA_DIR) on a filesystem of its own, which a test fills up: a tmpfs
+    of AGENT_DATA_DISK_MB (the suite runs as root). None when it cannot be mounted; the test that needs it
+    fails under CI."""
+    directory = stack_dir / "agent"
+    directory.mkdir()
+    command = ["mount", "-t", "tmpfs", "-o", f"size={AGENT_DATA_DISK_MB}m", "tmpfs", str(directory)]
+    if subprocess.run(command, capture_output=True, check=False).returncode != 0:
+        yield None
+        return
+    yield directory
+    subprocess.run(["umount", str(directory)], check=False)
+
+
+@pytest.fixture(scope="session")
+def stack_settings(
+    stack_redis_settings: dict[str, str], checkpoint_dir: Path, agent_data_disk: Path | None
+) -> dict[str, str]:
+    # agent_data_disk: mounted before the agent starts on it.
+    return stack_redis_settings | FAULTS_SETTINGS | {"AGENT_TEST_CHECKPOINT_DIR": str(checkpoint_dir)}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The index check of the whole session's work runs after every other test of the suite."""
+    last = [item for item in items if item.name == FINAL_CHECK]
+    items[:] = [item for item in items if item.name != FINAL_CHECK] + last
 
 
 @pytest.fixture(scope="session")

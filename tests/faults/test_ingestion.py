@@ -9,15 +9,13 @@ import psutil
 import pytest
 
 from tests.faults.bombs import docx_bomb, pdf_bomb
-from tests.faults.conftest import CHUNK_SIZE, MAX_INGEST_ATTEMPTS
+from tests.faults.conftest import CHUNK_SIZE, EMBED_BATCH_CHUNKS, MAX_INGEST_ATTEMPTS
 from tests.integration.helpers import create_bot, wait_for_document
 from testsupport.faultproxy import Fault, FaultProxy
 from testsupport.processes import ServerProcess
 from testsupport.stack import Account, AgentServer, DjangoServer
 
 pytestmark = pytest.mark.slow
-
-MAX_CHUNKS_PER_REQUEST = 256  # Django's agent client sends a document in batches of this many chunks
 
 BOUNDED_S = (
     30.0  # a refused bomb ends ERROR in seconds; before the fix it ran for minutes or killed the worker
@@ -115,7 +113,7 @@ def test_deletion_during_a_slow_ingestion_wins(
         account.client,
         bot_id=bot_id,
         name="ledger.txt",
-        content=_long_text("Halvorsen", chunks=MAX_CHUNKS_PER_REQUEST + 20),
+        content=_long_text("Halvorsen", chunks=EMBED_BATCH_CHUNKS + 20),
     )
     assert proxy.wait_for_connections(seen + 1, timeout_s=30), worker.log_tail()  # batch 1 is on its way
 

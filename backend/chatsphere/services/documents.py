@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import PurePath
@@ -16,7 +17,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from chatsphere.models import Bot, Chunk, Document
-from chatsphere.services.agent_client import AgentError, get_agent
+from chatsphere.services.agent_client import AgentError, AgentUnavailableError, get_agent
 from chatsphere.services.document_service import (
     SNIFF_BYTES,
     DocumentKind,
@@ -34,6 +35,7 @@ from chatsphere.tasks import ingest_document
 logger = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 255
+AGENT_POLL_SECONDS = 1.0  # how often an ingestion asks an agent that went away whether it is back
 
 
 def document_create_from_file(*, bot: Bot, uploaded_file: UploadedFile[bytes]) -> Document:
@@ -117,13 +119,7 @@ def document_ingest(*, document_id: UUID, bot_id: UUID | None = None) -> Documen
                 Chunk(document=document, index=index, content=content, vector_id=f"{document.id}#{index}")
                 for index, content in enumerate(chunks)
             )
-        get_agent().call_embed_and_store(
-            bot_id=document.bot_id,
-            document_id=document.id,
-            chunks=chunks,
-            document_name=document.name,
-            keep_going=lambda: _document_wanted(document_id=document.id),
-        )
+        _document_embed(document=document, chunks=chunks)
         error = ""
     except DocumentContentError as exc:
         error = exc.message
@@ -169,6 +165,20 @@ def document_retry(*, document: Document) -> Document:
     return document
 
 
+def document_reingest(*, document: Document) -> bool:
+    """Queue a READY document whose chunks the agent lost for ingestion again; False if it is not READY now
+    (being deleted, already re-ingesting): the index check's repair never races a user's own action. A website
+    page whose text was not kept is not re-ingested here either: re-crawling its website does it."""
+    if document.source_id is not None and not document.text:
+        return False
+    claimed = Document.objects.filter(pk=document.pk, status=Document.Status.READY, deleting=False).update(
+        status=Document.Status.PROCESSING, ingest_attempts=0, updated_at=timezone.now()
+    )
+    if claimed:
+        document_schedule_ingest(document)
+    return bool(claimed)
+
+
 def document_delete(*, document: Document) -> None:
     """Drop the vectors first: if the agent is down nothing is deleted and the user can retry.
 
@@ -197,6 +207,43 @@ def document_files_delete(*, documents: Iterable[Document]) -> None:
     for document in documents:
         if document.file:
             document.file.delete(save=False)
+
+
+def _document_embed(*, document: Document, chunks: list[str]) -> None:
+    """Send the chunks to the agent; if it went away mid-document (its connection dropped or was refused:
+    a crash, a restart), wait up to INGEST_AGENT_WAIT_SECONDS for it and send the whole document again.
+
+    Not after a timeout or an error answer: the agent may still be at work, or would answer the same. Only in
+    a worker: an ingestion run in the request (no broker) must not hold the request.
+    """
+    wait = 0.0 if settings.CELERY_TASK_ALWAYS_EAGER else settings.INGEST_AGENT_WAIT_SECONDS
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            get_agent().call_embed_and_store(
+                bot_id=document.bot_id,
+                document_id=document.id,
+                chunks=chunks,
+                document_name=document.name,
+                keep_going=lambda: _document_wanted(document_id=document.id),
+            )
+            return
+        except AgentUnavailableError as exc:
+            if exc.code != "agent_unreachable" or not _agent_back(deadline=deadline):
+                raise
+            if not _document_wanted(document_id=document.id):
+                return
+            logger.warning("document %s: the agent is back, sending the document again", document.id)
+
+
+def _agent_back(*, deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        try:
+            get_agent().health()
+            return True
+        except AgentError:
+            time.sleep(AGENT_POLL_SECONDS)
+    return False
 
 
 def _document_wanted(*, document_id: UUID) -> bool:

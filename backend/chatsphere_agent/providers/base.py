@@ -8,8 +8,11 @@ implementations here, never by patching library internals.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import errno
+import shutil
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 # The one retry policy of every outbound provider call (Gemini, Pinecone): these statuses are retried with
@@ -50,9 +53,33 @@ class ProviderError(Exception):
         return cls(f"{action} is unavailable ({detail})", provider=provider, retryable=True)
 
     @classmethod
+    def disk_full(cls, *, provider: str, action: str) -> ProviderError:
+        """The agent's own disk is full: retryable, once an operator has freed space."""
+        return cls(
+            f"{action} failed: the agent's disk is full; free space in its data directory, then retry",
+            provider=provider,
+            retryable=True,
+        )
+
+    @classmethod
     def unusable(cls, *, provider: str, action: str, detail: str) -> ProviderError:
         """A reply, or a request, the agent cannot use: retrying the same call would fail the same way."""
         return cls(f"{action}: {detail}", provider=provider, retryable=False)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC, as the OS, SQLite ("database or disk is full") and Chroma's core ("No space left") say it."""
+    message = str(exc)
+    return (
+        getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in message or "No space left" in message
+    )
+
+
+def check_room(path: Path, *, min_free_bytes: int, provider: str, action: str) -> None:
+    """Refuse a write up front when the disk under `path` is (nearly) full: a store that meets ENOSPC in
+    the middle of a write may not recover (Chroma's core was seen to wedge until restarted)."""
+    if min_free_bytes and shutil.disk_usage(path).free < min_free_bytes:
+        raise ProviderError.disk_full(provider=provider, action=action)
 
 
 def answer_text(text: str, *, provider: str, detail: str = "") -> str:
@@ -109,6 +136,33 @@ class ChunkBatch:
     @property
     def chunk_indexes(self) -> range:
         return range(self.first_chunk_index, self.first_chunk_index + len(self.chunks))
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentChunks:
+    """What one index holds of a document: `count` chunks, the highest at `last_index`.
+
+    Chunk ids are unique per document, so a document of n chunks is whole exactly when count == n and
+    last_index == n - 1.
+    """
+
+    document_id: str
+    count: int
+    last_index: int
+
+
+def chunks_by_document(ids: Iterable[str]) -> list[DocumentChunks]:
+    """DocumentChunks from a store's chunk ids ("{document_id}#{index}"); an id of another form is skipped."""
+    found: dict[str, tuple[int, int]] = {}
+    for id_ in ids:
+        document_id, _, suffix = id_.rpartition("#")
+        if not document_id or not suffix.isdecimal():
+            continue
+        count, last = found.get(document_id, (0, -1))
+        found[document_id] = (count + 1, max(last, int(suffix)))
+    return [
+        DocumentChunks(document_id=key, count=count, last_index=last) for key, (count, last) in found.items()
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +245,14 @@ class VectorStoreProvider(Protocol):
 
     def delete_bot(self, *, bot_id: str) -> bool: ...
 
+    def bot_ids(self) -> list[str]:
+        """Every bot with something stored, in no particular order (the consistency check's sweep)."""
+        ...
+
+    def document_chunks(self, *, bot_id: str) -> list[DocumentChunks]:
+        """What is stored of each of the bot's documents; [] for a bot with nothing stored."""
+        ...
+
 
 @runtime_checkable
 class LexicalIndexProvider(Protocol):
@@ -209,6 +271,40 @@ class LexicalIndexProvider(Protocol):
     def delete_document(self, *, bot_id: str, document_id: str) -> int: ...
 
     def delete_bot(self, *, bot_id: str) -> bool: ...
+
+    def bot_ids(self) -> list[str]:
+        """Every bot with something stored, in no particular order (the consistency check's sweep)."""
+        ...
+
+    def document_chunks(self, *, bot_id: str) -> list[DocumentChunks]:
+        """What is stored of each of the bot's documents; [] for a bot with nothing stored."""
+        ...
+
+
+@runtime_checkable
+class DeletionRegistry(Protocol):
+    """Remembers which documents and bots were deleted, by every agent process of one data directory.
+
+    A write that was already under way when its document or bot was deleted (its client gave up waiting,
+    the deletion ran meanwhile) asks afterwards and undoes itself, so nothing of a deleted document
+    outlives the deletion whatever the order of the two.
+    """
+
+    name: str
+
+    def record_document(self, *, bot_id: str, document_id: str) -> None: ...
+
+    def record_bot(self, *, bot_id: str) -> None: ...
+
+    def is_deleted(self, *, bot_id: str, document_id: str) -> bool:
+        """True when the document, or its whole bot, was deleted."""
+        ...
+
+
+class Checkpoints(Protocol):
+    """Named points of a document's storing where a fault test may hold the agent (checkpoints.py)."""
+
+    def reach(self, point: str, batch: ChunkBatch) -> None: ...
 
 
 @runtime_checkable

@@ -24,7 +24,16 @@ from chromadb.base_types import LiteralValue, LogicalOperator, Where, WhereOpera
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 
-from chatsphere_agent.providers.base import ChunkBatch, ProviderError, RetrievedChunk, check_upsert
+from chatsphere_agent.providers.base import (
+    ChunkBatch,
+    DocumentChunks,
+    ProviderError,
+    RetrievedChunk,
+    check_room,
+    check_upsert,
+    chunks_by_document,
+    is_disk_full,
+)
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
@@ -42,9 +51,12 @@ def chunk_id(document_id: str, chunk_index: int) -> str:
 
 
 class ChromaStore:
-    def __init__(self, *, path: Path, space: str | None = None) -> None:
-        """`space`: the embedding space of the vectors it will be given, recorded in each collection."""
+    def __init__(self, *, path: Path, space: str | None = None, min_free_bytes: int = 0) -> None:
+        """`space`: the embedding space of the vectors it will be given, recorded in each collection;
+        `min_free_bytes`: below this much free disk a write is refused (check_room)."""
         path.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._min_free_bytes = min_free_bytes
         self.name = f"{PROVIDER}:{path}"
         self._space = space
         self._client: ClientAPI = chromadb.PersistentClient(
@@ -58,7 +70,7 @@ class ChromaStore:
 
     @classmethod
     def from_settings(cls, settings: AgentSettings, *, space: str | None = None) -> ChromaStore:
-        return cls(path=settings.chroma_dir, space=space)
+        return cls(path=settings.chroma_dir, space=space, min_free_bytes=settings.min_free_disk_bytes)
 
     def index_dimension(self) -> int | None:
         """The dimension existing data was written with, so a changed embedding model fails at start-up."""
@@ -81,6 +93,7 @@ class ChromaStore:
         check_upsert(batch, provider=PROVIDER)
         if not batch.chunks:
             return 0
+        check_room(self._path, min_free_bytes=self._min_free_bytes, provider=PROVIDER, action="Chroma")
         indexes = batch.chunk_indexes
         ids = [chunk_id(batch.document_id, index) for index in indexes]
         metadatas: list[dict[str, str | int | float | bool | None]] = [
@@ -148,6 +161,21 @@ class ChromaStore:
                 return False
         return True
 
+    def bot_ids(self) -> list[str]:
+        with self._errors():
+            return [collection.name for collection in self._client.list_collections()]
+
+    def document_chunks(self, *, bot_id: str) -> list[DocumentChunks]:
+        ids: list[str] = []
+        with self._errors():
+            collection = self._collection_or_none(bot_id)
+            while collection is not None:
+                page = collection.get(include=[], limit=self._max_batch, offset=len(ids))["ids"]
+                ids.extend(page)
+                if len(page) < self._max_batch:
+                    break
+        return chunks_by_document(ids)
+
     def _collection_or_none(self, bot_id: str) -> Collection | None:
         try:
             return self._client.get_collection(name=bot_id, embedding_function=None)
@@ -165,8 +193,10 @@ class ChromaStore:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except (ChromaError, ValueError) as exc:
+        except (ChromaError, ValueError, OSError, sqlite3.Error) as exc:
+            if is_disk_full(exc):
+                raise ProviderError.disk_full(provider=PROVIDER, action="Chroma") from exc
+            if isinstance(exc, (OSError, sqlite3.Error)):
+                # A locked database file can clear up; report it as a temporary outage.
+                raise ProviderError.unavailable(provider=PROVIDER, action="Chroma", detail=str(exc)) from exc
             raise ProviderError.unusable(provider=PROVIDER, action="Chroma", detail=str(exc)) from exc
-        except (OSError, sqlite3.Error) as exc:
-            # A full disk or a locked database file can clear up; report it as a temporary outage.
-            raise ProviderError.unavailable(provider=PROVIDER, action="Chroma", detail=str(exc)) from exc

@@ -6,17 +6,21 @@ Pinecone SDKs and a cloud deployment never loads torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from chatsphere_agent.checkpoints import NO_CHECKPOINTS, FileCheckpoints
 from chatsphere_agent.config import AgentSettings
 from chatsphere_agent.errors import StartupError
 from chatsphere_agent.providers.base import (
     QUANTIZED_SPACE_SUFFIX,
     ChatModelProvider,
+    Checkpoints,
+    DeletionRegistry,
     EmbeddingsProvider,
     LexicalIndexProvider,
     VectorStoreProvider,
 )
+from chatsphere_agent.providers.sqlite_tombstones import MemoryDeletionRegistry, SqliteDeletionRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,8 @@ class Providers:
     chat_model: ChatModelProvider
     # None: retrieval is dense only (the Pinecone deployment, see build_lexical_index).
     lexical_index: LexicalIndexProvider | None = None
+    deletions: DeletionRegistry = field(default_factory=MemoryDeletionRegistry)
+    checkpoints: Checkpoints = NO_CHECKPOINTS
 
 
 def build_embeddings(settings: AgentSettings) -> EmbeddingsProvider:
@@ -60,6 +66,11 @@ def build_lexical_index(settings: AgentSettings) -> LexicalIndexProvider | None:
     from chatsphere_agent.providers.sqlite_lexical import SqliteLexicalIndex
 
     return SqliteLexicalIndex.from_settings(settings)
+
+
+def build_checkpoints(settings: AgentSettings) -> Checkpoints:
+    directory = settings.agent_test_checkpoint_dir
+    return NO_CHECKPOINTS if directory is None else FileCheckpoints(directory)
 
 
 def build_chat_model(settings: AgentSettings) -> ChatModelProvider:
@@ -122,6 +133,8 @@ def build_providers(
         else vector_store,
         chat_model=build_chat_model(settings) if chat_model is None else chat_model,
         lexical_index=build_lexical_index(settings) if lexical_index is None else lexical_index,
+        deletions=SqliteDeletionRegistry.from_settings(settings),
+        checkpoints=build_checkpoints(settings),
     )
     check_compatible(providers)
     return providers

@@ -27,9 +27,11 @@ from chatsphere_agent.providers.base import (
     MAX_BACKOFF_FACTOR,
     RETRYABLE_STATUS_CODES,
     ChunkBatch,
+    DocumentChunks,
     ProviderError,
     RetrievedChunk,
     check_upsert,
+    chunks_by_document,
 )
 
 if TYPE_CHECKING:
@@ -207,6 +209,18 @@ class PineconeStore:
                 return False  # the bot never stored anything
             raise
         return True
+
+    def bot_ids(self) -> list[str]:
+        index = self._index().store.index
+        stats: Any = self._call(
+            "describe index stats", lambda: index.describe_index_stats(_request_timeout=self._timeout_seconds)
+        )
+        return [str(namespace) for namespace in stats.namespaces]
+
+    def document_chunks(self, *, bot_id: str) -> list[DocumentChunks]:
+        index = self._index().store.index
+        pages = self._call("list", lambda: list(index.list(namespace=bot_id)))
+        return chunks_by_document(id_ for page in pages for id_ in page)
 
     def _document_vector_ids(self, bot_id: str, document_id: str) -> list[str]:
         index = self._index().store.index

@@ -19,40 +19,87 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from uuid import UUID
 
-from chatsphere_agent.providers.base import ChunkBatch, ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import (
+    ChunkBatch,
+    DocumentChunks,
+    ProviderError,
+    RetrievedChunk,
+    check_room,
+    is_disk_full,
+)
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings
 
 BUSY_TIMEOUT_S = 30.0
 _BOT_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
+# A bot's chunk table (not one of FTS5's shadow tables, nor a trigger): "chunks_" and the UUID's hex.
+_CHUNKS_TABLE = re.compile(r"^chunks_([0-9a-f]{32})$")
 # Words as FTS5's unicode61 tokenizer sees them; each is quoted in the MATCH expression, so no user text
 # is ever read as FTS5 query syntax (AND, NEAR, column filters, ...).
 _TOKEN = re.compile(r"\w+")
 MAX_QUERY_TERMS = 64
 
 
+def keep_wal(file: Path) -> sqlite3.Connection:
+    """A connection to `file` to hold open for the process's life, and never use.
+
+    SQLite deletes a database's WAL and shared-memory files when its last connection closes, and the next
+    connection creates them again; on a full disk that fails ("disk I/O error"), so even a read would. Held
+    open, the files stay, and a full disk fails only writes: chats keep answering from what is stored.
+    """
+    keeper = sqlite3.connect(file, check_same_thread=False)
+    keeper.execute("SELECT count(*) FROM sqlite_master").fetchall()  # they are opened at the first read
+    return keeper
+
+
+@contextmanager
+def connect(file: Path, *, provider: str, action: str) -> Iterator[sqlite3.Connection]:
+    """A connection of its own for one call, in autocommit mode (reads see the latest committed state; writes
+    open their own transaction); SQLite's failures become ProviderErrors: a full disk and a lock held past the
+    busy timeout are temporary outages, anything else is not."""
+    try:
+        with closing(sqlite3.connect(file, timeout=BUSY_TIMEOUT_S, isolation_level=None)) as connection:
+            yield connection
+    except sqlite3.OperationalError as exc:
+        if is_disk_full(exc):
+            raise ProviderError.disk_full(provider=provider, action=action) from exc
+        raise ProviderError(f"{action} failed: {exc}", provider=provider, retryable=True) from exc
+    except sqlite3.Error as exc:
+        raise ProviderError(f"{action} failed: {exc}", provider=provider, retryable=False) from exc
+
+
 class SqliteLexicalIndex:
     """BM25 over each bot's chunks; `title_weight` scales a match in the document name against the body."""
 
-    def __init__(self, *, path: Path, title_weight: float = 1.0) -> None:
+    def __init__(self, *, path: Path, title_weight: float = 1.0, min_free_bytes: int = 0) -> None:
         path.mkdir(parents=True, exist_ok=True)
+        self._min_free_bytes = min_free_bytes
         self._file = path / "lexical.sqlite3"
         self.name = f"sqlite-fts5:{self._file}"
         self._title_weight = title_weight
         with self._connection() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
+        self._wal_keeper = keep_wal(self._file)
 
     @classmethod
     def from_settings(cls, settings: AgentSettings) -> SqliteLexicalIndex:
-        return cls(path=settings.lexical_dir, title_weight=settings.lexical_title_weight)
+        return cls(
+            path=settings.lexical_dir,
+            title_weight=settings.lexical_title_weight,
+            min_free_bytes=settings.min_free_disk_bytes,
+        )
 
     def upsert(self, batch: ChunkBatch) -> int:
         chunks_table, fts_table = self._tables(batch.bot_id)
+        check_room(
+            self._file.parent, min_free_bytes=self._min_free_bytes, provider=self.name, action="lexical index"
+        )
         indexes = batch.chunk_indexes
         rows = [
             (batch.document_id, index, batch.document_name or "", text)
@@ -115,6 +162,24 @@ class SqliteLexicalIndex:
             connection.execute(f"DROP TABLE {chunks_table}")
         return True
 
+    def bot_ids(self) -> list[str]:
+        with self._connection() as connection:
+            names = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        return [str(UUID(hex=match[1])) for (name,) in names if (match := _CHUNKS_TABLE.match(name))]
+
+    def document_chunks(self, *, bot_id: str) -> list[DocumentChunks]:
+        chunks_table, _ = self._tables(bot_id)
+        with self._connection() as connection:
+            if not self._exists(connection, chunks_table):
+                return []
+            rows = connection.execute(
+                f"SELECT document_id, COUNT(*), MAX(chunk_index) FROM {chunks_table} GROUP BY document_id"
+            ).fetchall()
+        return [
+            DocumentChunks(document_id=str(document), count=count, last_index=last)
+            for document, count, last in rows
+        ]
+
     def _tables(self, bot_id: str) -> tuple[str, str]:
         # Table names cannot be bound parameters; a bot id is a UUID, checked before it becomes a name.
         if not _BOT_ID.match(bot_id):
@@ -146,19 +211,8 @@ class SqliteLexicalIndex:
         for statement in statements:
             connection.execute(statement)
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        try:
-            # Autocommit mode: reads see the latest committed state; writes open their own transaction.
-            with closing(
-                sqlite3.connect(self._file, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            ) as connection:
-                yield connection
-        except sqlite3.OperationalError as exc:
-            # "database is locked" after the busy timeout, a full disk: temporary outages.
-            raise ProviderError(f"lexical index failed: {exc}", provider=self.name, retryable=True) from exc
-        except sqlite3.Error as exc:
-            raise ProviderError(f"lexical index failed: {exc}", provider=self.name, retryable=False) from exc
+    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connect(self._file, provider=self.name, action="lexical index")
 
     @staticmethod
     @contextmanager

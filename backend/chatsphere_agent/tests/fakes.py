@@ -12,6 +12,7 @@ from chatsphere_agent.providers.base import (
     AnswerRequest,
     ChatModelProvider,
     ChunkBatch,
+    DocumentChunks,
     ModelAnswer,
     ProviderError,
     RetrievedChunk,
@@ -94,6 +95,12 @@ class FixedDimensionStore:
     def delete_bot(self, *, bot_id: str) -> bool:
         return False
 
+    def bot_ids(self) -> list[str]:
+        return []
+
+    def document_chunks(self, *, bot_id: str) -> list[DocumentChunks]:
+        return []
+
 
 class FixedLexicalIndex:
     """A lexical index that answers every query with given chunks and records the queries."""
@@ -115,6 +122,12 @@ class FixedLexicalIndex:
 
     def delete_bot(self, *, bot_id: str) -> bool:
         return False
+
+    def bot_ids(self) -> list[str]:
+        return []
+
+    def document_chunks(self, *, bot_id: str) -> list[DocumentChunks]:
+        return []
 
 
 @dataclass

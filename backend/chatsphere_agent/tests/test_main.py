@@ -232,6 +232,59 @@ class TestDocumentLifecycle:
         assert response.json() == {"document_id": document_id, "deleted_vector_count": 0}
 
 
+class TestDeletedStayDeleted:
+    @pytest.mark.parametrize("deletion", ["document", "bot"])
+    def test_a_batch_of_a_deleted_document_is_a_409_and_stores_nothing(
+        self, client: TestClient, deletion: str
+    ) -> None:
+        payload = embed_payload(chunks=TELESCOPE_DOC)
+        client.post("/embed_and_store", json=payload)
+        if deletion == "document":
+            client.delete(f"/documents/{payload['document_id']}", params={"bot_id": payload["bot_id"]})
+        else:
+            client.delete(f"/bots/{payload['bot_id']}")
+
+        late = client.post("/embed_and_store", json={**payload, "first_chunk_index": 3, "last_batch": False})
+        index = client.get(f"/bots/{payload['bot_id']}/index").json()
+
+        assert late.status_code == 409
+        assert_error_shape(late.json(), "document_deleted")
+        assert index == {"bot_id": payload["bot_id"], "vectors": [], "lexical": []}
+
+    def test_a_deleted_documents_bot_still_stores_its_other_documents(self, client: TestClient) -> None:
+        bot_id, deleted, kept = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+        embed(client, bot_id=bot_id, document_id=deleted, chunks=TELESCOPE_DOC)
+        client.delete(f"/documents/{deleted}", params={"bot_id": bot_id})
+
+        stored = embed(client, bot_id=bot_id, document_id=kept, chunks=BAKERY_DOC)
+
+        assert stored["stored_vector_count"] == len(BAKERY_DOC)
+
+
+class TestIndexInventory:
+    def test_lists_the_bots_held_and_each_documents_chunks_in_both_indexes(self, client: TestClient) -> None:
+        bot_id, other_bot = str(uuid.uuid4()), str(uuid.uuid4())
+        telescope, bakery = sorted([str(uuid.uuid4()), str(uuid.uuid4())])
+        embed(client, bot_id=bot_id, document_id=telescope, chunks=TELESCOPE_DOC)
+        embed(client, bot_id=bot_id, document_id=bakery, chunks=BAKERY_DOC[:2])
+        embed(client, bot_id=other_bot, document_id=telescope, chunks=TELESCOPE_DOC)
+
+        bots = client.get("/index/bots").json()
+        index = client.get(f"/bots/{bot_id}/index").json()
+
+        assert bots == {"bot_ids": sorted([bot_id, other_bot])}
+        held = [
+            {"document_id": telescope, "chunk_count": len(TELESCOPE_DOC), "last_chunk_index": 2},
+            {"document_id": bakery, "chunk_count": 2, "last_chunk_index": 1},
+        ]
+        assert index == {"bot_id": bot_id, "vectors": held, "lexical": held}
+
+    def test_an_unknown_bot_holds_nothing(self, client: TestClient) -> None:
+        bot_id = str(uuid.uuid4())
+
+        assert client.get(f"/bots/{bot_id}/index").json() == {"bot_id": bot_id, "vectors": [], "lexical": []}
+
+
 class TestBatchedIngestion:
     """A document longer than one request allows arrives as consecutive batches."""
 
@@ -297,6 +350,8 @@ class TestAuthentication:
             ("POST", "/chat", chat_payload()),
             ("DELETE", f"/documents/{uuid.uuid4()}?bot_id={uuid.uuid4()}", None),
             ("DELETE", f"/bots/{uuid.uuid4()}", None),
+            ("GET", "/index/bots", None),
+            ("GET", f"/bots/{uuid.uuid4()}/index", None),
         ],
     )
     def test_every_protected_route_rejects_a_missing_or_wrong_token(
@@ -548,10 +603,12 @@ class TestOpenAPI:
         error_ref = "#/components/schemas/ErrorResponse"
 
         for path, method, statuses in [
-            ("/embed_and_store", "post", {"200", "400", "401", "422", "502", "503"}),
+            ("/embed_and_store", "post", {"200", "400", "401", "409", "422", "502", "503"}),
             ("/chat", "post", {"200", "400", "401", "422", "502", "503"}),
             ("/documents/{document_id}", "delete", {"200", "401", "422", "502", "503"}),
             ("/bots/{bot_id}", "delete", {"200", "401", "422", "502", "503"}),
+            ("/index/bots", "get", {"200", "401", "422", "502", "503"}),
+            ("/bots/{bot_id}/index", "get", {"200", "401", "422", "502", "503"}),
         ]:
             responses = schema["paths"][path][method]["responses"]
             assert set(responses) == statuses, path

@@ -75,6 +75,7 @@ def build_agent_from_settings() -> AgentGateway:
         total_timeout=settings.AGENT_TIMEOUT_SECONDS,
         stream_timeout=settings.AGENT_STREAM_TIMEOUT_SECONDS,
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        batch_chunks=settings.AGENT_EMBED_BATCH_CHUNKS,
     )
 
 

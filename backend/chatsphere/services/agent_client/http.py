@@ -60,11 +60,14 @@ class HttpAgentClient:
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits = DEFAULT_LIMITS,
+        batch_chunks: int = MAX_CHUNKS_PER_REQUEST,
     ) -> None:
         """`timeout` bounds connecting and each wait for bytes (the first byte of a hung agent);
         `total_timeout` bounds a whole call, so an agent trickling its answer cannot hold a worker;
-        `stream_timeout` a whole streamed answer, whose heartbeats reset the per-read deadline."""
+        `stream_timeout` a whole streamed answer, whose heartbeats reset the per-read deadline;
+        `batch_chunks` (at most MAX_CHUNKS_PER_REQUEST) is how many chunks each /embed_and_store carries."""
         self.base_url = base_url.rstrip("/")
+        self._batch_chunks = batch_chunks
         self._total_timeout = total_timeout
         self._stream_timeout = stream_timeout
         self._client_options: dict[str, Any] = {
@@ -122,7 +125,7 @@ class HttpAgentClient:
         is asked before every batch after the first; False stops sending (the document is being deleted).
         """
         stored = 0
-        for first_chunk_index, batch in _batches(chunks):
+        for first_chunk_index, batch in _batches(chunks, self._batch_chunks):
             if first_chunk_index and keep_going is not None and not keep_going():
                 break
             payload: dict[str, Any] = {
@@ -415,17 +418,14 @@ def _chat_event(name: str, data: str) -> ChatEvent:
     )
 
 
-def _batches(chunks: Sequence[str]) -> list[tuple[int, Sequence[str]]]:
-    """(document-wide index of the first chunk, the chunks) for each request.
+def _batches(chunks: Sequence[str], size: int) -> list[tuple[int, Sequence[str]]]:
+    """(document-wide index of the first chunk, the chunks) for each request of at most `size` chunks.
 
     No chunks is still one request, so that the agent's own validation answers it.
     """
     if not chunks:
         return [(0, chunks)]
-    return [
-        (start, chunks[start : start + MAX_CHUNKS_PER_REQUEST])
-        for start in range(0, len(chunks), MAX_CHUNKS_PER_REQUEST)
-    ]
+    return [(start, chunks[start : start + size]) for start in range(0, len(chunks), size)]
 
 
 def _optional_float(value: Any) -> float | None:

@@ -134,6 +134,26 @@ def test_a_long_document_goes_in_batches_naming_their_offsets_and_the_last():
     assert result == EmbedResult(document_id=DOCUMENT_ID, stored_vector_count=600)
 
 
+def test_the_batch_size_is_the_clients_to_choose():
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return embed_reply(request)
+
+    client = HttpAgentClient(
+        base_url="http://agent.test", token="s3cret", transport=httpx.MockTransport(handler), batch_chunks=2
+    )
+
+    client.call_embed_and_store(bot_id=BOT_ID, document_id=DOCUMENT_ID, chunks=["a", "b", "c", "d", "e"])
+
+    assert [(body["first_chunk_index"], body["chunks"]) for body in sent] == [
+        (0, ["a", "b"]),
+        (2, ["c", "d"]),
+        (4, ["e"]),
+    ]
+
+
 @pytest.mark.parametrize(("count", "requests"), [(1, 1), (256, 1), (257, 2)])
 def test_only_the_request_holding_the_final_chunk_is_the_last_batch(count, requests):
     sent: list[dict[str, object]] = []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatsphere_agent.providers.base import ChunkBatch, VectorStoreProvider
+from chatsphere_agent.providers.base import ChunkBatch, ProviderError, VectorStoreProvider
 from chatsphere_agent.providers.chroma_store import ChromaStore
 from chatsphere_agent.tests.providers.vector_store_conformance import VectorStoreConformance
 
@@ -142,3 +142,15 @@ def test_index_space_is_recorded_with_the_data_across_restarts(tmp_path: Path, b
 
     assert ChromaStore(path=path).index_space() == "all-MiniLM-L6-v2+int8"
     assert ChromaStore(path=tmp_path / "unrecorded", space=None).index_space() is None
+
+
+def test_a_write_is_refused_before_it_starts_when_the_disk_is_nearly_full(
+    tmp_path: Path, bot_id: str
+) -> None:
+    store = ChromaStore(path=tmp_path / "chroma", min_free_bytes=1 << 62)
+
+    with pytest.raises(ProviderError, match="disk is full") as refused:
+        store.upsert(ChunkBatch(bot_id=bot_id, document_id="doc", chunks=["a"], vectors=[[1.0, 0.0]]))
+
+    assert refused.value.retryable is True
+    assert store.document_chunks(bot_id=bot_id) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chatsphere_agent.providers.base import ChunkBatch, LexicalIndexProvider, ProviderError
+from chatsphere_agent.providers.base import ChunkBatch, DocumentChunks, LexicalIndexProvider, ProviderError
 from chatsphere_agent.providers.sqlite_lexical import SqliteLexicalIndex
 
 
@@ -106,6 +106,27 @@ def test_delete_document_and_bot(index: SqliteLexicalIndex, bot_id: str) -> None
     assert found(index, other_bot, "gamma") == [("d", 0, "gamma elsewhere")]
 
 
+def test_it_lists_the_bots_it_holds_and_how_much_of_each_document(
+    index: SqliteLexicalIndex, bot_id: str
+) -> None:
+    other_bot = str(uuid.uuid4())
+    index.upsert(ChunkBatch(bot_id=bot_id, document_id="d", chunks=["a", "b", "c"]))
+    index.upsert(
+        ChunkBatch(bot_id=bot_id, document_id="e", chunks=["f"], first_chunk_index=4, last_batch=False)
+    )
+    index.upsert(ChunkBatch(bot_id=other_bot, document_id="d", chunks=["g"]))
+    index.delete_bot(bot_id=other_bot)
+
+    held = sorted(index.document_chunks(bot_id=bot_id), key=lambda document: document.document_id)
+
+    assert held == [
+        DocumentChunks(document_id="d", count=3, last_index=2),
+        DocumentChunks(document_id="e", count=1, last_index=4),
+    ]
+    assert index.bot_ids() == [bot_id]
+    assert index.document_chunks(bot_id=other_bot) == []
+
+
 def test_a_bot_id_never_becomes_sql(index: SqliteLexicalIndex) -> None:
     with pytest.raises(ProviderError):
         index.query(bot_id="x; DROP TABLE y", text="a", top_k=1)
@@ -132,3 +153,14 @@ def test_two_processes_on_one_file_lose_nothing(tmp_path: Path, bot_id: str) -> 
 
     fresh = SqliteLexicalIndex(path=path)
     assert len(fresh.query(bot_id=bot_id, text="shared", top_k=100)) == 40
+
+
+def test_a_write_is_refused_before_it_starts_when_the_disk_is_nearly_full(
+    tmp_path: Path, bot_id: str
+) -> None:
+    index = SqliteLexicalIndex(path=tmp_path / "lexical", min_free_bytes=1 << 62)
+
+    with pytest.raises(ProviderError, match="disk is full"):
+        index.upsert(ChunkBatch(bot_id=bot_id, document_id="d", chunks=["alpha"]))
+
+    assert index.document_chunks(bot_id=bot_id) == []

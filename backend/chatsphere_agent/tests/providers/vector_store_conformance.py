@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatsphere_agent.providers.base import ChunkBatch, ProviderError, VectorStoreProvider
+from chatsphere_agent.providers.base import ChunkBatch, DocumentChunks, ProviderError, VectorStoreProvider
 
 BOT = "1a7c2b3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 OTHER_BOT = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"
@@ -155,3 +155,35 @@ class VectorStoreConformance:
             )
 
         assert raised.value.retryable is False
+
+    def test_it_lists_the_bots_it_holds_and_how_much_of_each_document(
+        self, store: VectorStoreProvider, dimension: int
+    ) -> None:
+        store.upsert(
+            ChunkBatch(
+                bot_id=BOT, document_id=DOCUMENT, chunks=["a", "b", "c"], vectors=[axis(0, dimension)] * 3
+            )
+        )
+        store.upsert(
+            ChunkBatch(
+                bot_id=BOT,
+                document_id=OTHER_DOCUMENT,
+                chunks=["d"],
+                vectors=[axis(1, dimension)],
+                first_chunk_index=4,
+                last_batch=False,
+            )
+        )
+        store.upsert(
+            ChunkBatch(bot_id=OTHER_BOT, document_id=DOCUMENT, chunks=["e"], vectors=[axis(0, dimension)])
+        )
+        store.delete_bot(bot_id=OTHER_BOT)
+
+        held = sorted(store.document_chunks(bot_id=BOT), key=lambda document: document.document_id)
+
+        assert held == [
+            DocumentChunks(document_id=DOCUMENT, count=3, last_index=2),
+            DocumentChunks(document_id=OTHER_DOCUMENT, count=1, last_index=4),
+        ]
+        assert store.bot_ids() == [BOT]
+        assert store.document_chunks(bot_id=OTHER_BOT) == []
