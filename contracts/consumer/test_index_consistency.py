@@ -9,8 +9,7 @@ from uuid import UUID
 
 from pact import Pact, match
 
-from chatsphere.services.agent_client import HttpAgentClient
-from chatsphere.services.agent_index import BotIndex, HttpAgentIndex, IndexedDocument
+from chatsphere.services.agent_client import BotIndex, HttpAgentClient, IndexedDocument
 from contracts.consumer.test_agent_client import (
     BOT_WITH_DOCUMENTS,
     DOCUMENT,
@@ -24,11 +23,11 @@ STORED_CHUNKS = (REFUND_POLICY, "Shipping is free for orders over 50 euros.")
 
 
 @contextmanager
-def _index(pact: Pact) -> Iterator[HttpAgentIndex]:
+def _index(pact: Pact) -> Iterator[HttpAgentClient]:
     with pact.serve() as server:
         client = HttpAgentClient(base_url=str(server.url), token=SERVICE_TOKEN, timeout=5.0)
         try:
-            yield HttpAgentIndex(client)
+            yield client
         finally:
             client.close()
 
@@ -46,7 +45,7 @@ def test_the_agent_lists_the_bots_its_indexes_hold(pact: Pact) -> None:
     )
 
     with _index(pact) as index:
-        bots = index.indexed_bots()
+        bots = index.call_indexed_bots()
 
     assert bots == [BOT_WITH_DOCUMENTS]
 
@@ -77,7 +76,7 @@ def test_the_agent_counts_what_each_index_holds_of_a_bots_documents(pact: Pact) 
     )
 
     with _index(pact) as index:
-        found = index.bot_index(bot_id=BOT_WITH_DOCUMENTS)
+        found = index.call_bot_index(bot_id=BOT_WITH_DOCUMENTS)
 
     whole = {DOCUMENT: IndexedDocument(chunk_count=2, last_chunk_index=1)}
     assert found == BotIndex(vectors=whole, lexical=whole)

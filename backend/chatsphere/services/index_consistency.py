@@ -20,8 +20,7 @@ from uuid import UUID
 from django.utils import timezone
 
 from chatsphere.models import Bot, Document
-from chatsphere.services.agent_client import get_agent
-from chatsphere.services.agent_index import AgentIndex, BotIndex
+from chatsphere.services.agent_client import AgentGateway, BotIndex, get_agent
 from chatsphere.services.documents import document_reingest
 
 
@@ -44,10 +43,10 @@ class IndexReport:
         return not (self.orphan_bots or self.orphan_documents or self.missing or self.partial)
 
 
-def index_check(*, index: AgentIndex, now: datetime | None = None) -> IndexReport:
+def index_check(*, agent: AgentGateway, now: datetime | None = None) -> IndexReport:
     """Compare every READY document with both indexes, and list what the indexes hold that Django has not."""
     started = now or timezone.now()
-    indexed = {bot_id: index.bot_index(bot_id=bot_id) for bot_id in index.indexed_bots()}
+    indexed = {bot_id: agent.call_bot_index(bot_id=bot_id) for bot_id in agent.call_indexed_bots()}
     known_bots = set(Bot.objects.filter(pk__in=indexed).values_list("pk", flat=True))
     held = {
         (bot_id, document_id)

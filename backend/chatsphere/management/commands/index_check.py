@@ -10,8 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from chatsphere.services.agent_client import AgentError
-from chatsphere.services.agent_index import get_agent_index
+from chatsphere.services.agent_client import AgentError, get_agent
 from chatsphere.services.index_consistency import IndexReport, index_check, index_repair
 
 
@@ -27,7 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            report = index_check(index=get_agent_index())
+            report = index_check(agent=get_agent())
             self.stdout.write(_summary(report))
             if report.consistent:
                 return

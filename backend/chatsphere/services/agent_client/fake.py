@@ -13,11 +13,13 @@ from uuid import UUID
 from chatsphere.services.agent_client.errors import AgentRejectedError, AgentUnavailableError
 from chatsphere.services.agent_client.types import (
     AgentHealth,
+    BotIndex,
     ChatCall,
     ChatEvent,
     ChatResult,
     ChatSource,
     EmbedResult,
+    IndexedDocument,
     SearchHit,
     SearchResult,
 )
@@ -125,6 +127,24 @@ class InMemoryAgent:
             await asyncio.sleep(self.stream_token_delay_s)
             yield ChatEvent("token", {"text": token})
         yield ChatEvent("done", {"response": result.response, "model": result.model})
+
+    def call_indexed_bots(self) -> list[UUID]:
+        self._check_available()
+        with self._lock:
+            return [bot_id for bot_id, documents in self.vectors.items() if documents]
+
+    def call_bot_index(self, *, bot_id: UUID) -> BotIndex:
+        """The in-process agent has no lexical index."""
+        self._check_available()
+        with self._lock:
+            documents = dict(self.vectors.get(bot_id, {}))
+        return BotIndex(
+            vectors={
+                document_id: IndexedDocument(chunk_count=len(chunks), last_chunk_index=len(chunks) - 1)
+                for document_id, chunks in documents.items()
+            },
+            lexical=None,
+        )
 
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int:
         self._check_available()

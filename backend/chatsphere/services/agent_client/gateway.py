@@ -16,6 +16,7 @@ from chatsphere.services.agent_client.fake import InMemoryAgent
 from chatsphere.services.agent_client.http import HttpAgentClient
 from chatsphere.services.agent_client.types import (
     AgentHealth,
+    BotIndex,
     ChatCall,
     ChatEvent,
     ChatResult,
@@ -41,6 +42,14 @@ class AgentGateway(Protocol):
     def call_search(
         self, *, bot_id: UUID, query: str, top_k: int | None = None, mode: str | None = None
     ) -> SearchResult: ...
+
+    def call_indexed_bots(self) -> list[UUID]:
+        """The bots the agent holds anything of, in either index (GET /index/bots)."""
+        ...
+
+    def call_bot_index(self, *, bot_id: UUID) -> BotIndex:
+        """Per document, its chunks in the vector store and in the lexical index (GET /bots/{id}/index)."""
+        ...
 
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int: ...
 

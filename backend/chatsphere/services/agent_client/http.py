@@ -28,11 +28,13 @@ from chatsphere.services.agent_client.types import (
     HEARTBEAT,
     MAX_CHUNKS_PER_REQUEST,
     AgentHealth,
+    BotIndex,
     ChatCall,
     ChatEvent,
     ChatResult,
     ChatSource,
     EmbedResult,
+    IndexedDocument,
     SearchHit,
     SearchResult,
 )
@@ -208,6 +210,24 @@ class HttpAgentClient:
         except (KeyError, TypeError, ValueError) as exc:
             raise _protocol_error("/search", exc) from exc
 
+    def call_indexed_bots(self) -> list[UUID]:
+        body = self._request("GET", "/index/bots")
+        try:
+            return [UUID(str(bot_id)) for bot_id in body["bot_ids"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _protocol_error("/index/bots", exc) from exc
+
+    def call_bot_index(self, *, bot_id: UUID) -> BotIndex:
+        body = self._request("GET", f"/bots/{bot_id}/index")
+        try:
+            lexical = body["lexical"]
+            return BotIndex(
+                vectors=_indexed_documents(body["vectors"]),
+                lexical=None if lexical is None else _indexed_documents(lexical),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _protocol_error("/bots/{id}/index", exc) from exc
+
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int:
         body = self._request("DELETE", f"/documents/{document_id}", params={"bot_id": str(bot_id)})
         try:
@@ -315,6 +335,15 @@ def _chat_payload(call: ChatCall) -> dict[str, Any]:
     }
     payload.update({key: value for key, value in optional.items() if value is not None})
     return payload
+
+
+def _indexed_documents(entries: list[dict[str, Any]]) -> dict[UUID, IndexedDocument]:
+    return {
+        UUID(str(entry["document_id"])): IndexedDocument(
+            chunk_count=int(entry["chunk_count"]), last_chunk_index=int(entry["last_chunk_index"])
+        )
+        for entry in entries
+    }
 
 
 def _chat_source(source: Mapping[str, Any]) -> ChatSource:

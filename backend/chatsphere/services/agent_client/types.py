@@ -116,6 +116,25 @@ HEARTBEAT = ChatEvent("heartbeat", {})
 
 
 @dataclass(frozen=True, slots=True)
+class IndexedDocument:
+    """What an index holds of one document: its chunk count and highest chunk index."""
+
+    chunk_count: int
+    last_chunk_index: int
+
+    def holds_whole(self, chunk_count: int) -> bool:
+        return self.chunk_count == chunk_count and self.last_chunk_index == chunk_count - 1
+
+
+@dataclass(frozen=True, slots=True)
+class BotIndex:
+    """What the agent holds of one bot's documents, by document id; `lexical` None: no lexical index."""
+
+    vectors: dict[UUID, IndexedDocument]
+    lexical: dict[UUID, IndexedDocument] | None
+
+
+@dataclass(frozen=True, slots=True)
 class AgentHealth:
     status: str
     providers: dict[str, str] = field(default_factory=dict)

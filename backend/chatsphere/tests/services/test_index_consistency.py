@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from chatsphere.models import Document
 from chatsphere.services.agent_client import InMemoryAgent
-from chatsphere.services.agent_index import InMemoryAgentIndex
 from chatsphere.services.index_consistency import OrphanDocument, index_check, index_repair
 from chatsphere.tests.factories import BotFactory, DocumentFactory
 
@@ -36,7 +35,7 @@ def test_ready_documents_whole_in_the_index_are_consistent(agent: InMemoryAgent)
     _ready(agent)
     _ready(agent)
 
-    report = index_check(index=InMemoryAgentIndex(agent))
+    report = index_check(agent=agent)
 
     assert report.consistent
     assert report.checked_documents == 2
@@ -50,13 +49,13 @@ def test_chunks_of_deleted_documents_and_bots_are_orphans_and_a_repair_removes_t
     agent.vectors[kept.bot_id][deleted_document] = ["left behind"]
     agent.vectors[deleted_bot] = {uuid4(): ["left behind"]}
 
-    report = index_check(index=InMemoryAgentIndex(agent))
+    report = index_check(agent=agent)
     repair = index_repair(report=report)
 
     assert report.orphan_bots == [deleted_bot]
     assert report.orphan_documents == [OrphanDocument(bot_id=kept.bot_id, document_id=deleted_document)]
     assert (repair.removed_bots, repair.removed_documents) == (1, 1)
-    assert index_check(index=InMemoryAgentIndex(agent)).consistent
+    assert index_check(agent=agent).consistent
     assert agent.vectors == {kept.bot_id: {kept.id: CHUNKS}}
 
 
@@ -79,7 +78,7 @@ def test_a_ready_document_the_index_lost_is_found_and_ingested_again(
     if not held:
         del agent.vectors[document.bot_id]
 
-    report = index_check(index=InMemoryAgentIndex(agent))
+    report = index_check(agent=agent)
     with django_capture_on_commit_callbacks(execute=True):
         repair = index_repair(report=report)
 
@@ -89,7 +88,7 @@ def test_a_ready_document_the_index_lost_is_found_and_ingested_again(
     assert document.status == Document.Status.READY
     assert agent.vectors[document.bot_id][document.id]
     Document.objects.filter(pk=document.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
-    assert index_check(index=InMemoryAgentIndex(agent)).consistent
+    assert index_check(agent=agent).consistent
 
 
 def test_documents_in_flight_are_not_judged(agent: InMemoryAgent) -> None:
@@ -97,7 +96,7 @@ def test_documents_in_flight_are_not_judged(agent: InMemoryAgent) -> None:
     DocumentFactory.create(status=Document.Status.READY, chunk_count=3, deleting=True)
     DocumentFactory.create(status=Document.Status.READY, chunk_count=3)  # READY after the check began
 
-    report = index_check(index=InMemoryAgentIndex(agent), now=timezone.now() - timedelta(seconds=5))
+    report = index_check(agent=agent, now=timezone.now() - timedelta(seconds=5))
 
     assert report.consistent
     assert report.checked_documents == 0
