@@ -230,6 +230,11 @@ class WidgetSettingsSerializer(serializers.Serializer[Any]):
 
 
 class DocumentSerializer(serializers.ModelSerializer[Document]):
+    # A string, not a `uri`: an upload's is blank, which is no URI (schemathesis: a schema-violating answer).
+    url = serializers.CharField(
+        read_only=True, help_text="The page's address, for a page of a website source; blank otherwise."
+    )
+
     class Meta:
         model = Document
         fields = [
@@ -249,7 +254,6 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
         read_only_fields = fields
         extra_kwargs = {
             "source": {"help_text": "The website source this page was crawled from; null for uploads."},
-            "url": {"help_text": "The page's address, for a page of a website source; blank otherwise."},
         }
 
 
