@@ -10,7 +10,7 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -244,7 +244,4 @@ def _turn_close(
 
 
 def _source_json(source: ChatSource, document_name: str | None) -> dict[str, Any]:
-    data = asdict(source)
-    data["document_id"] = str(source.document_id)
-    data["document_name"] = document_name
-    return data
+    return {**source.as_json(), "document_name": document_name}

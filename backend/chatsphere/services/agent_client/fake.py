@@ -108,16 +108,7 @@ class InMemoryAgent:
         return self._events(self._answer(call))
 
     async def _events(self, result: ChatResult) -> AsyncIterator[ChatEvent]:
-        sources = [
-            {
-                "document_id": str(found.document_id),
-                "chunk_index": found.chunk_index,
-                "score": found.score,
-                "text": found.text,
-            }
-            for found in result.sources
-        ]
-        yield ChatEvent("sources", {"sources": sources})
+        yield ChatEvent("sources", {"sources": [source.as_json() for source in result.sources]})
         for index, token in enumerate(re.findall(r"\S+\s*", result.response)):
             if self.fail_stream_after_tokens is not None and index >= self.fail_stream_after_tokens:
                 yield ChatEvent.failure(

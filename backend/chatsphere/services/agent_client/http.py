@@ -117,7 +117,7 @@ class HttpAgentClient:
         document_name: str | None = None,
         keep_going: Callable[[], bool] | None = None,
     ) -> EmbedResult:
-        """Store a document's chunks as consecutive batches of at most MAX_CHUNKS_PER_REQUEST.
+        """Store a document's chunks as consecutive batches of at most `batch_chunks`.
 
         Each request names the document-wide index of its first chunk; the last one says it is the
         last, so the agent then drops what a longer earlier version of the document left behind.
@@ -346,18 +346,9 @@ def _indexed_documents(entries: list[dict[str, Any]]) -> dict[UUID, IndexedDocum
     }
 
 
-def _chat_source(source: Mapping[str, Any]) -> ChatSource:
-    return ChatSource(
-        document_id=UUID(str(source["document_id"])),
-        chunk_index=int(source["chunk_index"]),
-        score=float(source["score"]),
-        text=str(source["text"]),
-    )
-
-
 def _chat_result(body: Mapping[str, Any]) -> ChatResult:
     try:
-        sources = tuple(_chat_source(source) for source in body["sources"])
+        sources = tuple(ChatSource.from_json(source) for source in body["sources"])
         return ChatResult(response=str(body["response"]), sources=sources, model=str(body["model"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise _protocol_error("/chat", exc) from exc

@@ -29,6 +29,24 @@ class ChatSource:
     score: float
     text: str
 
+    @classmethod
+    def from_json(cls, source: Mapping[str, Any]) -> ChatSource:
+        """A source as the agent sends it; KeyError, TypeError or ValueError when it is not one."""
+        return cls(
+            document_id=UUID(str(source["document_id"])),
+            chunk_index=int(source["chunk_index"]),
+            score=float(source["score"]),
+            text=str(source["text"]),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "document_id": str(self.document_id),
+            "chunk_index": self.chunk_index,
+            "score": self.score,
+            "text": self.text,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ChatResult:
@@ -101,15 +119,7 @@ class ChatEvent:
 
     def sources(self) -> tuple[ChatSource, ...]:
         """A `sources` event's sources, typed."""
-        return tuple(
-            ChatSource(
-                document_id=UUID(str(source["document_id"])),
-                chunk_index=int(source["chunk_index"]),
-                score=float(source["score"]),
-                text=str(source["text"]),
-            )
-            for source in self.data["sources"]
-        )
+        return tuple(ChatSource.from_json(source) for source in self.data["sources"])
 
 
 HEARTBEAT = ChatEvent("heartbeat", {})
