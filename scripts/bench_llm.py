@@ -33,7 +33,6 @@ sys.path.insert(0, str(REPO))
 from testsupport.databases import recreate_database  # noqa: E402
 from testsupport.local_servers import postgres_bindir, start_local_postgres  # noqa: E402
 from testsupport.stack import (  # noqa: E402
-    PRODUCTION_DJANGO_WORKERS,
     AgentServer,
     DjangoServer,
     register_account,
@@ -248,9 +247,7 @@ def main() -> int:
             agent = AgentServer(env=env, log_dir=logs)
             servers.append(agent)
             agent.start()
-            django = DjangoServer(
-                env=env | {"AGENT_SERVICE_URL": agent.url}, log_dir=logs, workers=PRODUCTION_DJANGO_WORKERS
-            )
+            django = DjangoServer(env=env | {"AGENT_SERVICE_URL": agent.url}, log_dir=logs, workers=None)
             servers.append(django)
             django.start()
             print(f"==> stand-in LLM, agent and Django (uvicorn, ASGI) are up; {args.chats} chats per batch")

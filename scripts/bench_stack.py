@@ -47,7 +47,6 @@ from tests.e2e.api import ApiUser  # noqa: E402
 from testsupport.local_servers import LocalServer, postgres_bindir, start_local_postgres  # noqa: E402
 from testsupport.stack import (  # noqa: E402
     HARNESS_MODEL_CACHE_DIR,
-    PRODUCTION_DJANGO_WORKERS,
     AgentServer,
     DjangoServer,
     stack_environment,
@@ -170,7 +169,7 @@ def main() -> None:
         django = DjangoServer(
             env=env | {"AGENT_SERVICE_URL": agent.url},
             log_dir=state_dir / "logs",
-            workers=PRODUCTION_DJANGO_WORKERS,
+            workers=None,
         )
         cleanup.callback(django.stop)
         django.start()

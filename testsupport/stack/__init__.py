@@ -38,8 +38,6 @@ AGENT_START_TIMEOUT_S = 180.0  # the first start loads the MiniLM model
 DJANGO_START_TIMEOUT_S = 60.0
 WORKER_START_TIMEOUT_S = 60.0
 MIGRATE_TIMEOUT_S = 300.0
-# What scripts/serve_django.sh runs when DJANGO_WORKERS is empty, as in production: one process per core.
-PRODUCTION_DJANGO_WORKERS = os.cpu_count() or 1
 # For rates a run must never hit: fuzzers and load runs hammer login and chat; limits have tests of their own.
 UNLIMITED_RATE = "1000000/min"
 _INHERITED = ("PATH", "HOME", "LANG", "TMPDIR")
@@ -95,7 +93,8 @@ class _Server:
 
     name: str
 
-    def __init__(self, *, env: Mapping[str, str], log_dir: Path, workers: int = 1) -> None:
+    def __init__(self, *, env: Mapping[str, str], log_dir: Path, workers: int | None = 1) -> None:
+        """`workers` None: as many processes as the service's own launcher picks, as in production."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
@@ -135,7 +134,9 @@ class AgentServer(_Server):
         if self.running():
             raise RuntimeError("the agent is already running")
         command = [str(BIN / "uvicorn"), "chatsphere_agent.main:app", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", str(self.workers), "--no-access-log"]  # fmt: skip
+                   "--port", str(self.port), "--no-access-log"]  # fmt: skip
+        if self.workers is not None:
+            command += ["--workers", str(self.workers)]
         self._process = ServerProcess(self.name, command, cwd=BACKEND, env=self._env, log_dir=self._log_dir)
         self._process.wait_for_ok(f"{self.url}/health", timeout_s=AGENT_START_TIMEOUT_S)
 
@@ -148,7 +149,9 @@ class DjangoServer(_Server):
     def start(self) -> None:
         migrate(self._env)
         command = ["bash", str(SERVE_DJANGO), f"127.0.0.1:{self.port}", "--no-access-log"]
-        env = {"VENV_BIN": str(BIN)} | self._env | {"DJANGO_WORKERS": str(self.workers)}
+        # Without a count, serve_django.sh's own default (one process per core) applies, as in production.
+        workers = {} if self.workers is None else {"DJANGO_WORKERS": str(self.workers)}
+        env = {"VENV_BIN": str(BIN)} | self._env | workers
         self._process = ServerProcess(self.name, command, cwd=BACKEND, env=env, log_dir=self._log_dir)
         # An anonymous GET is a 401 once Django answers: proof that settings loaded and URLs resolve.
         self._process.wait_for_http(f"{self.url}/api/users/me/", timeout_s=DJANGO_START_TIMEOUT_S)

@@ -6,7 +6,7 @@ its own:
 
 - `stack_settings`: environment on top of `stack_environment` (limits, chunk sizes, a Redis);
 - `agent_url_for_django`: what Django calls the agent through (a fault proxy, a gate), the agent by default;
-- `django_workers`: uvicorn worker processes (1, as `make run` serves it);
+- `django_workers`: uvicorn worker processes (1: a suite needs no more; production runs one per core);
 - `api_client`: how a test's HTTP client is built (e.g. with X-Forwarded-For as from a TLS proxy).
 
 Each session gets a database of its own (`chatsphere_stack_<random>`, dropped at the end), so suites can run
