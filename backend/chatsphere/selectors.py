@@ -1,6 +1,7 @@
 """Read queries. Everything a user can see is scoped to its owner here, so views cannot forget it."""
 
 from collections.abc import Iterable
+from typing import NamedTuple
 from uuid import UUID
 
 from django.contrib.auth.models import User
@@ -43,7 +44,9 @@ def chunk_list(*, document: Document) -> QuerySet[Chunk]:
 
 def document_names(*, bot: Bot, document_ids: Iterable[UUID]) -> dict[UUID, str]:
     """The names of those of `document_ids` that are documents of `bot`, in one query."""
-    return dict(Document.objects.filter(bot=bot, id__in=set(document_ids)).values_list("id", "name"))
+    return dict(
+        Document.objects.filter(bot=bot, id__in=set(document_ids)).order_by().values_list("id", "name")
+    )
 
 
 def conversation_list(*, owner: User, bot_id: UUID | None = None) -> QuerySet[Conversation]:
@@ -53,9 +56,32 @@ def conversation_list(*, owner: User, bot_id: UUID | None = None) -> QuerySet[Co
     return conversations
 
 
-def message_history(*, conversation: Conversation, limit: int) -> list[Message]:
-    """The conversation's last `limit` messages, oldest first."""
+def conversation_of_active_owner(*, conversation_id: UUID, owner_id: int) -> Conversation | None:
+    """The conversation with its bot if user `owner_id` owns both and is active: the owner's check joined into
+    the conversation's own query, for a request authenticated by its token's claims alone (api/chat.py)."""
+    return (
+        Conversation.objects.filter(
+            pk=conversation_id, owner_id=owner_id, owner__is_active=True, bot__owner_id=owner_id
+        )
+        .select_related("bot")
+        .first()
+    )
+
+
+class HistoryEntry(NamedTuple):
+    role: str
+    content: str
+    idempotency_key: str
+
+
+def message_history(*, conversation: Conversation, limit: int) -> list[HistoryEntry]:
+    """The conversation's last `limit` messages, oldest first: what a chat turn sends the agent, read without
+    building Message objects (whose sources a turn does not need)."""
     if limit <= 0:
         return []
-    latest = Message.objects.filter(conversation=conversation).order_by("-created_at")[:limit]
-    return list(reversed(latest))
+    latest = (
+        Message.objects.filter(conversation=conversation)
+        .order_by("-created_at")
+        .values_list("role", "content", "idempotency_key")[:limit]
+    )
+    return [HistoryEntry(*row) for row in reversed(latest)]

@@ -3,7 +3,9 @@
 DRF has no async views, so this is a plain async Django view that borrows DRF for everything but the
 wait: `ConversationChatView` is a GenericAPIView whose authentication, permissions, throttle, content
 negotiation, parsing, `get_object()` and exception handler run unchanged in one database step
-(`in_db_thread`). Then the agent is awaited over the pooled `httpx.AsyncClient`, holding neither a
+(`in_db_thread`), except for the common turn (an active owner's well-formed message), which opens in fewer
+queries and no DRF request processing (`open_common_turn`); every other request, each error among them,
+takes DRF's pipeline. Then the agent is awaited over the pooled `httpx.AsyncClient`, holding neither a
 thread nor a database connection. (`adrf` would do the same wrapping for every view; one view needs it.)
 
 `Accept: text/event-stream` streams the turn as server-sent events; anything else gets the JSON answer.
@@ -12,17 +14,29 @@ Every error before the first event, in either mode, is the usual JSON error.
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 import orjson
 from asgiref.sync import markcoroutinefunction
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from chatsphere import selectors
-from chatsphere.api.idempotency import IDEMPOTENCY_KEY, idempotency_key
+from chatsphere.api.idempotency import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_PATTERN,
+    idempotency_key,
+)
 from chatsphere.api.schema import errors
 from chatsphere.api.serializers import ChatReplySerializer, ChatRequestSerializer
 from chatsphere.api.throttles import ChatRateThrottle
@@ -142,11 +156,15 @@ class ChatTurnView(GenericAPIView[Conversation]):
     def _open_turn(
         self, request: HttpRequest, kwargs: dict[str, Any]
     ) -> tuple[ChatTurn, bool] | HttpResponse:
-        """DRF's request pipeline up to saving the user's message; any failure is its JSON error."""
+        """Save the user's message: the common case in few queries (`open_common_turn`), anything else through
+        DRF's request pipeline, which writes each error as the rest of the API does."""
         self.args, self.kwargs = (), kwargs
         self.request = self.initialize_request(request, **kwargs)
         self.headers = self.default_response_headers
         try:
+            opened = self.open_common_turn(request)
+            if opened is not None:
+                return opened
             self.initial(self.request, **kwargs)
             serializer = ChatRequestSerializer(data=self.request.data)
             serializer.is_valid(raise_exception=True)
@@ -158,6 +176,11 @@ class ChatTurnView(GenericAPIView[Conversation]):
         except Exception as exc:
             return self._error_response(exc)
         return turn, self.request.accepted_renderer.media_type == EVENT_STREAM
+
+    def open_common_turn(self, request: HttpRequest) -> tuple[ChatTurn, bool] | None:
+        """Open the turn without DRF's pipeline when the request is the common well-formed case, else None,
+        before anything is written or counted. An endpoint without such a path keeps DRF's for every turn."""
+        return None
 
     def _error_response(self, exc: Exception) -> HttpResponse:
         drf_request: Request = self.request
@@ -182,6 +205,32 @@ class ConversationChatView(ChatTurnView):
     def turn_conversation(self) -> Conversation:
         return self.get_object()
 
+    def open_common_turn(self, request: HttpRequest) -> tuple[ChatTurn, bool] | None:
+        """An active owner's well-formed message, in one query before the turn's own: the user comes from the
+        token's claims (simplejwt's validation, not its user query) and is checked in the conversation's
+        query. DRF's pipeline, which answers every other case, reads the user in a query of its own and runs
+        negotiation, parsing and `get_object()` per turn (docs/benchmarks.md: what that costs a chat)."""
+        owner_id = access_token_user_id(request)
+        streaming = _streaming(request)
+        message = _plain_message(request)
+        key = request.headers.get(IDEMPOTENCY_HEADER, "")
+        if owner_id is None or streaming is None or message is None or not _well_formed_key(key):
+            return None
+        try:
+            conversation_id = UUID(self.kwargs["pk"])
+        except ValueError:
+            return None
+        conversation = selectors.conversation_of_active_owner(
+            conversation_id=conversation_id, owner_id=owner_id
+        )
+        if conversation is None:
+            return None
+        throttle = ChatRateThrottle()
+        if not throttle.allow_ident(ChatRateThrottle.user_ident(owner_id)):
+            raise Throttled(throttle.wait())
+        turn = conversation_turn_open(conversation=conversation, message=message, idempotency_key=key)
+        return turn, streaming
+
     @extend_schema(
         operation_id="conversations_chat_create",
         description="Send a message and get the bot's answer with its sources. The user's message is saved "
@@ -198,6 +247,58 @@ class ConversationChatView(ChatTurnView):
     )
     async def post(self, request: HttpRequest, pk: str) -> HttpResponseBase:
         return await self.answer_turn(request, pk=pk)
+
+
+def access_token_user_id(request: HttpRequest) -> int | None:
+    """The user id a valid access token names, or None (no token, or one DRF's authentication refuses)."""
+    header = _JWT.get_header(request)  # type: ignore[arg-type]  # reads only META, which both requests have
+    raw_token = _JWT.get_raw_token(header) if header is not None else None
+    if raw_token is None:
+        return None
+    try:
+        token = _JWT.get_validated_token(raw_token)
+    except InvalidToken:
+        return None
+    try:
+        return int(token[jwt_settings.USER_ID_CLAIM])  # simplejwt writes the id as a string
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _streaming(request: HttpRequest) -> bool | None:
+    """The plain `Accept` headers; None for any other, which content negotiation judges."""
+    return _PLAIN_ACCEPT.get(request.headers.get("Accept", ""))
+
+
+_PLAIN_ACCEPT = {"": False, "*/*": False, "application/json": False, EVENT_STREAM: True}
+
+
+def _plain_message(request: HttpRequest) -> str | None:
+    """The message of a UTF-8 JSON body `{"message": ...}` that ChatRequestSerializer accepts, else None."""
+    charset = (request.content_params or {}).get("charset", "utf-8")
+    if request.content_type != "application/json" or charset.lower() not in ("utf-8", "utf8"):
+        return None
+    try:
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return None
+        body = orjson.loads(request.body)
+    except (ValueError, RequestDataTooBig):  # orjson.JSONDecodeError is a ValueError
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+        return None
+    try:
+        message: str = _MESSAGE_FIELD.run_validation(body["message"])
+    except ValidationError:
+        return None
+    return message
+
+
+def _well_formed_key(key: str) -> bool:
+    return not key or IDEMPOTENCY_KEY_PATTERN.fullmatch(key) is not None
+
+
+_JWT = JWTAuthentication()
+_MESSAGE_FIELD = ChatRequestSerializer().fields["message"]
 
 
 async def _sse(events: AsyncIterator[ChatEvent]) -> AsyncIterator[bytes]:

@@ -24,7 +24,9 @@ class _WindowThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        ident = self.window_ident(request, view)
+        return self.allow_ident(self.window_ident(request, view))
+
+    def allow_ident(self, ident: str | None) -> bool:
         if ident is None:
             return True
         rate = str(getattr(settings, self.rate_setting))
@@ -43,7 +45,15 @@ class ChatRateThrottle(_WindowThrottle):
 
     def window_ident(self, request: Request, view: APIView) -> str | None:
         user = request.user
-        return str(user.pk) if user is not None and user.is_authenticated else self.get_ident(request)
+        return (
+            self.user_ident(user.pk)
+            if user is not None and user.is_authenticated
+            else self.get_ident(request)
+        )
+
+    @staticmethod
+    def user_ident(user_id: object) -> str:
+        return str(user_id)
 
 
 class _PerIPThrottle(_WindowThrottle):

@@ -1,6 +1,8 @@
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from chatsphere.models import Conversation, Message
@@ -117,6 +119,41 @@ def test_another_users_conversation_is_404(other_api, conversation):
     assert_error(other_api.delete(f"/api/conversations/{conversation.id}/"), 404)
     assert not conversation.messages.exists()
     assert other_api.get("/api/conversations/").json()["count"] == 0
+
+
+def test_a_deactivated_users_token_is_401_and_stores_nothing(api, user, conversation):
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert_error(chat(api, conversation, "hello"), 401)
+    assert not conversation.messages.exists()
+
+
+def test_a_common_chat_turn_checks_its_user_inside_the_conversations_query(api, conversation):
+    with CaptureQueriesContext(connection) as queries:
+        assert chat(api, conversation, "What do penguins eat?").status_code == 200
+    selects = [query["sql"] for query in queries if query["sql"].startswith("SELECT")]
+    assert not [sql for sql in selects if 'FROM "auth_user"' in sql], "a query of its own for the user"
+    assert any('FROM "chatsphere_conversation"' in sql and 'JOIN "auth_user"' in sql for sql in selects)
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/json;q=0.9, text/event-stream;q=0.1", "application/*", "text/html, */*;q=0.1"]
+)
+def test_other_accept_headers_are_negotiated_as_drf_does(api, conversation, accept):
+    response = api.post(
+        f"/api/conversations/{conversation.id}/chat/",
+        {"message": "What do penguins eat?"},
+        format="json",
+        HTTP_ACCEPT=accept,
+    )
+    assert response.status_code == 200
+    assert response.json()["bot_message"]["content"] == "Penguins eat krill."
+
+
+def test_a_message_with_surrounding_spaces_is_stored_trimmed_as_the_serializer_does(api, conversation):
+    assert chat(api, conversation, "  What do penguins eat?  ").json()["user_message"]["content"] == (
+        "What do penguins eat?"
+    )
 
 
 def test_sources_name_their_documents_of_this_bot_only(api, user, agent):
