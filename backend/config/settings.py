@@ -125,6 +125,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
         "max_size": DATABASE_POOL_MAX_SIZE,
         "timeout": 10,
     }
+# The threads of a server process that run the async views' database steps (chatsphere/asyncdb.py);
+# PostgreSQL's pool must hold at least as many connections.
+DATABASE_THREADS = env.int("DATABASE_THREADS", default=4)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -66,8 +66,9 @@ class OwnerJWT:
 
 @pytest.fixture(autouse=True)
 def two_users_and_an_in_process_agent(
-    db: None, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    transactional_db: None, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
+    # Committed (transactional_db): the chat views' database steps run on their own threads' connections.
     settings.MEDIA_ROOT = tmp_path / "media"
     # Like Django's test client: a request must not close the connection that holds the test's transaction.
     request_started.disconnect(close_old_connections)

@@ -186,14 +186,14 @@ async def _relay(
     try:
         async for event in events:
             if event.name == "sources":
-                sources = await in_db_thread(_sources_json, thread_sensitive=False)(
+                sources = await in_db_thread(_sources_json)(
                     conversation=turn.conversation, sources=event.sources()
                 )
                 event = ChatEvent("sources", {"sources": sources})
             elif event.name == "token":
                 parts.append(event.data["text"])
             elif event.name == "done":
-                saved = await in_db_thread(_turn_close, thread_sensitive=False)(
+                saved = await in_db_thread(_turn_close)(
                     turn=turn, content=event.data["response"], sources=sources
                 )
                 event = ChatEvent("done", {"bot_message": message_json(saved)})
@@ -205,9 +205,7 @@ async def _relay(
                 "chat stream of conversation %s cut short; saving it partial", turn.conversation.pk
             )
             await asyncio.shield(
-                in_db_thread(_turn_close, thread_sensitive=False)(
-                    turn=turn, content="".join(parts), sources=sources, complete=False
-                )
+                in_db_thread(_turn_close)(turn=turn, content="".join(parts), sources=sources, complete=False)
             )
         raise
     finally:

@@ -1,15 +1,15 @@
+import logging
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from chatsphere.models import Conversation, Message
 from chatsphere.tests.factories import BotFactory, ConversationFactory, DocumentFactory, MessageFactory
 from chatsphere.tests.helpers import assert_error
 
-pytestmark = pytest.mark.django_db
+# Committed data: the chat views' database steps run on the server's database threads (chatsphere/asyncdb.py).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -128,10 +128,14 @@ def test_a_deactivated_users_token_is_401_and_stores_nothing(api, user, conversa
     assert not conversation.messages.exists()
 
 
-def test_a_common_chat_turn_checks_its_user_inside_the_conversations_query(api, conversation):
-    with CaptureQueriesContext(connection) as queries:
+def test_a_common_chat_turn_checks_its_user_inside_the_conversations_query(
+    api, conversation, settings, caplog
+):
+    settings.DEBUG = True  # Django then logs each query, on whichever thread runs it
+    with caplog.at_level(logging.DEBUG, logger="django.db.backends"):
         assert chat(api, conversation, "What do penguins eat?").status_code == 200
-    selects = [query["sql"] for query in queries if query["sql"].startswith("SELECT")]
+    queries = [str(getattr(record, "sql", "")) for record in caplog.records]
+    selects = [sql for sql in queries if sql.startswith("SELECT")]
     assert not [sql for sql in selects if 'FROM "auth_user"' in sql], "a query of its own for the user"
     assert any('FROM "chatsphere_conversation"' in sql and 'JOIN "auth_user"' in sql for sql in selects)
 

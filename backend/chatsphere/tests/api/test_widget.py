@@ -9,7 +9,8 @@ from chatsphere.models import Bot, Conversation
 from chatsphere.tests.factories import BotFactory, ConversationFactory
 from chatsphere.tests.helpers import assert_error
 
-pytestmark = pytest.mark.django_db
+# Committed data: the chat views' database steps run on the server's database threads (chatsphere/asyncdb.py).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SHOP = "https://shop.example"
 
