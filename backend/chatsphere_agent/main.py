@@ -53,6 +53,7 @@ from chatsphere_agent.vector_store import (
     bot_delete,
     bot_inventory,
     document_delete,
+    document_purge,
     embed_and_store_chunks,
     indexed_bot_ids,
 )
@@ -301,6 +302,26 @@ def delete_document(
         document_id=str(document_id),
     )
     return DeleteDocumentResponse(document_id=document_id, deleted_vector_count=deleted)
+
+
+@protected.delete(
+    "/documents/{document_id}/chunks",
+    response_model=DeleteDocumentResponse,
+    summary="Drop a document's chunks from both indexes, leaving it writable (its ingestion failed)",
+    operation_id="purge_document",
+)
+def purge_document(
+    document_id: UUID,
+    bot_id: Annotated[UUID, Query(description="The bot that owns the document.")],
+    providers: ProvidersDep,
+) -> DeleteDocumentResponse:
+    purged = document_purge(
+        vector_store=providers.vector_store,
+        lexical_index=providers.lexical_index,
+        bot_id=str(bot_id),
+        document_id=str(document_id),
+    )
+    return DeleteDocumentResponse(document_id=document_id, deleted_vector_count=purged)
 
 
 @protected.delete(

@@ -1,6 +1,6 @@
 """Document-side services: embed and index a document's chunks, delete a document's or a bot's vectors and
-lexical entries, and list what both indexes hold (retrieval is in retrieval.py). Every function works through
-the provider Protocols only.
+lexical entries (or purge a document's, leaving it writable), and list what both indexes hold (retrieval is in
+retrieval.py). Every function works through the provider Protocols only.
 
 Deletion and storing race: Django's worker may stop waiting for a batch (its deadline, a dropped connection)
 and sweep the document's vectors while the agent is still embedding that batch, which then lands after the
@@ -112,6 +112,21 @@ def document_delete(
 ) -> int:
     """Drops the document's vectors and lexical entries for good; returns how many vectors were dropped."""
     deletions.record_document(bot_id=bot_id, document_id=document_id)
+    return _drop_document(
+        vector_store=vector_store, lexical_index=lexical_index, bot_id=bot_id, document_id=document_id
+    )
+
+
+def document_purge(
+    *,
+    vector_store: VectorStoreProvider,
+    lexical_index: LexicalIndexProvider | None = None,
+    bot_id: str,
+    document_id: str,
+) -> int:
+    """Drops the document's vectors and lexical entries but records no deletion, so the document may be stored
+    again: Django purges a document whose ingestion failed (ERROR, which its owner may retry) of the batches
+    that landed. Returns how many vectors were dropped."""
     return _drop_document(
         vector_store=vector_store, lexical_index=lexical_index, bot_id=bot_id, document_id=document_id
     )

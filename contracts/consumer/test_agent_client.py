@@ -595,6 +595,33 @@ def test_delete_document_returns_the_deleted_vector_count(pact: Pact) -> None:
     assert deleted == 2
 
 
+def test_purge_document_returns_the_purged_vector_count(pact: Pact) -> None:
+    """What an ingestion that ends ERROR sends (services/documents.py), and index_check's repair of one."""
+    chunks = (REFUND_POLICY, "Shipping is free for orders over 50 euros.")
+    (
+        pact.upon_receiving("a request to purge a failed document's chunks")
+        .given(
+            "document {document_id} of bot {bot_id} is stored", _stored_document(BOT_WITH_DOCUMENTS, *chunks)
+        )
+        .with_request(
+            "DELETE",
+            match.regex(f"/documents/{DOCUMENT}/chunks", regex=r"^/documents/[0-9a-fA-F-]{36}/chunks$"),
+        )
+        .with_query_parameter("bot_id", match.uuid(str(BOT_WITH_DOCUMENTS)))
+        .with_header("Authorization", _bearer())
+        .will_respond_with(200)
+        .with_body(
+            {"document_id": match.uuid(str(DOCUMENT)), "deleted_vector_count": match.int(2)},
+            content_type="application/json",
+        )
+    )
+
+    with _client(pact) as client:
+        purged = client.call_purge_document(bot_id=BOT_WITH_DOCUMENTS, document_id=DOCUMENT)
+
+    assert purged == 2
+
+
 def test_delete_bot_reports_whether_vectors_were_dropped(pact: Pact) -> None:
     (
         pact.upon_receiving("a request to delete a bot's vectors")

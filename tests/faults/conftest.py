@@ -39,6 +39,9 @@ AGENT_DATA_DISK_MB = 256
 # Chunks per /embed_and_store: a document of a few batches stays quick to embed.
 EMBED_BATCH_CHUNKS = 64
 FINAL_CHECK = "test_after_the_whole_suite_the_indexes_hold_exactly_what_django_has"
+# The workers' agent deadlines: embedding a 256-chunk batch through a slowed proxy on a loaded machine takes
+# longer than the API's short ones, and the ingestion tests are not about timeouts.
+WORKER_SETTINGS = {"AGENT_FIRST_BYTE_TIMEOUT_SECONDS": "50", "AGENT_TIMEOUT_SECONDS": "55"}
 
 
 # Low limits and short deadlines, so each fault shows in seconds; production's TLS and proxy settings.
@@ -128,13 +131,11 @@ def django_workers() -> int:
 
 @pytest.fixture(scope="session")
 def worker(django_env: dict[str, str], stack_dir: Path) -> Iterator[ServerProcess]:
-    """One Celery worker with a prefork pool of one child, which tests kill.
-
-    Its agent deadlines are long: embedding a 256-chunk batch through a slowed proxy on a loaded machine
-    takes longer than the API's short ones, and the ingestion tests are not about timeouts.
-    """
-    env = django_env | {"AGENT_FIRST_BYTE_TIMEOUT_SECONDS": "50", "AGENT_TIMEOUT_SECONDS": "55"}
-    process = start_celery_worker(env=env, log_dir=stack_dir / "logs", pool="prefork")
+    """One Celery worker with a prefork pool of one child, which tests kill; long agent deadlines
+    (WORKER_SETTINGS)."""
+    process = start_celery_worker(
+        env=django_env | WORKER_SETTINGS, log_dir=stack_dir / "logs", pool="prefork"
+    )
     yield process
     process.stop()
 

@@ -1,4 +1,4 @@
-"""Issue 22: the agent's indexes and Django agree, whenever a deletion strikes an ingestion.
+"""Issue 22: the agent's indexes and Django agree, whenever a deletion or an agent crash strikes an ingestion.
 
 The race (a deleted bot's chunks survived, 1 run in 2): Django's worker stops waiting for a batch (its
 deadline passes, or its connection drops) and, the document being deleted, sweeps the document's chunks at
@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from celery import Celery
 
-from tests.faults.conftest import EMBED_BATCH_CHUNKS
+from tests.faults.conftest import EMBED_BATCH_CHUNKS, WORKER_SETTINGS
 from tests.faults.test_ingestion import _long_text, _upload
 from tests.integration.helpers import (
     QUESTION,
@@ -30,7 +33,7 @@ from tests.integration.helpers import (
 )
 from testsupport.faultproxy import FaultProxy
 from testsupport.processes import ServerProcess
-from testsupport.stack import Account, AgentServer, DjangoServer, manage
+from testsupport.stack import Account, AgentServer, DjangoServer, manage, start_celery_worker
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +41,11 @@ EVENT_TIMEOUT_S = 30.0
 POLL_S = 0.02
 # Three batches: the worker sends chunks 0-63, 64-127, then 128 and on.
 CHUNKS = 2 * EMBED_BATCH_CHUNKS + 8
+# How long the impatient worker waits for an agent that went away (production's default is 60 s).
+INGEST_AGENT_WAIT_S = 3.0
+# A worker's deadline for one batch, far below WORKER_SETTINGS': the one a test holds at the agent misses it.
+BATCH_DEADLINE_S = 8.0
+DEFAULT_QUEUE = "celery"
 
 
 class Checkpoints:
@@ -166,6 +174,120 @@ def test_an_agent_killed_while_storing_a_batch_is_waited_for_and_the_document_en
     }
 
 
+@pytest.fixture
+def sole_worker(
+    worker: ServerProcess, django_env: dict[str, str], stack_dir: Path
+) -> Iterator[Callable[[dict[str, str]], ServerProcess]]:
+    """Starts a worker with settings of the test's own, the only one taking tasks during the test: the
+    session's worker stops consuming (Celery's remote control) until it is over."""
+    control = Celery(broker=django_env["CELERY_BROKER_URL"]).control
+    session_worker = [f"{worker.name}@{socket.gethostname()}"]
+    paused = control.cancel_consumer(DEFAULT_QUEUE, destination=session_worker, reply=True, timeout=10)
+    assert paused, f"the session's worker {session_worker} did not stop consuming"
+    started: list[ServerProcess] = []
+
+    def start(settings: dict[str, str]) -> ServerProcess:
+        env = django_env | WORKER_SETTINGS | settings
+        started.append(start_celery_worker(env=env, log_dir=stack_dir / "logs", pool="prefork"))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
+        control.add_consumer(DEFAULT_QUEUE, destination=session_worker, reply=True, timeout=10)
+
+
+def test_an_agent_killed_mid_ingestion_and_down_past_the_wait_leaves_the_error_document_in_neither_index(
+    account: Account,
+    sole_worker: Callable[[dict[str, str]], ServerProcess],
+    agent: AgentServer,
+    django_env: dict[str, str],
+    checkpoints: Checkpoints,
+):
+    """Must hold: the agent SIGKILLed between batch 2's vector and lexical writes, and still down when the
+    worker stops waiting for it: the document ends ERROR, and once the agent is back, `index_check` finds the
+    chunks that landed (the worker's own purge could not reach the agent) and `--repair` purges them from both
+    indexes. Before, batch 1 stayed in both, searchable in chats, and index_check saw nothing wrong."""
+    sole_worker({"INGEST_AGENT_WAIT_SECONDS": str(INGEST_AGENT_WAIT_S)})
+    bot_id = create_bot(account.client)
+    hold = checkpoints.hold("lexical", bot_id, EMBED_BATCH_CHUNKS)
+    try:
+        document_id = _upload(
+            account.client,
+            bot_id=bot_id,
+            name="ledger.txt",
+            content=_long_text("Halvorsen", chunks=EMBED_BATCH_CHUNKS + 8),
+        )
+        checkpoints.wait_for("lexical", bot_id, EMBED_BATCH_CHUNKS)
+        agent.kill()
+    finally:
+        hold.unlink(missing_ok=True)
+    failed = wait_for_document(account.client, document_id, timeout_s=EVENT_TIMEOUT_S)
+    agent.start()
+    token = django_env["AGENT_SERVICE_TOKEN"]
+    left = agent_index(agent, token, bot_id)
+
+    repaired = manage(django_env, "index_check", "--repair")
+    checked = manage(django_env, "index_check")
+
+    assert failed["status"] == "ERROR", failed
+    assert {document["document_id"] for document in left["lexical"]} == {document_id}  # type: ignore[attr-defined]
+    assert f"stray chunks of ERROR document {document_id}" in repaired.stdout, (
+        repaired.stdout + repaired.stderr
+    )
+    assert agent_index(agent, token, bot_id) == {"bot_id": bot_id, "vectors": [], "lexical": []}
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_batch_timing_out_after_one_landed_ends_error_purged_and_its_late_write_is_repaired(
+    account: Account,
+    sole_worker: Callable[[dict[str, str]], ServerProcess],
+    agent: AgentServer,
+    django_env: dict[str, str],
+    checkpoints: Checkpoints,
+):
+    """Must hold: batch 2 held at the agent past the worker's deadline (batch 1 stored): the document ends
+    ERROR and the worker's purge leaves nothing of it in either index; batch 2, let go after the purge, lands
+    late, and `index_check --repair` purges that. Before, batch 1 stayed searchable, and index_check saw
+    neither."""
+    sole_worker(
+        {
+            "AGENT_FIRST_BYTE_TIMEOUT_SECONDS": str(BATCH_DEADLINE_S),
+            "AGENT_TIMEOUT_SECONDS": str(BATCH_DEADLINE_S),
+        }
+    )
+    token = django_env["AGENT_SERVICE_TOKEN"]
+    bot_id = create_bot(account.client)
+    hold = checkpoints.hold("vectors", bot_id, EMBED_BATCH_CHUNKS)
+    try:
+        document_id = _upload(
+            account.client,
+            bot_id=bot_id,
+            name="ledger.txt",
+            content=_long_text("Halvorsen", chunks=EMBED_BATCH_CHUNKS + 8),
+        )
+        checkpoints.wait_for("vectors", bot_id, EMBED_BATCH_CHUNKS)
+        failed = wait_for_document(account.client, document_id, timeout_s=EVENT_TIMEOUT_S)
+        purged = agent_index(agent, token, bot_id)
+    finally:
+        hold.unlink(missing_ok=True)
+    checkpoints.wait_for("settled", bot_id, EMBED_BATCH_CHUNKS)
+    late = agent_index(agent, token, bot_id)
+
+    repaired = manage(django_env, "index_check", "--repair")
+
+    assert failed["status"] == "ERROR", failed
+    assert "took too long" in failed["error_message"], failed
+    assert purged == {"bot_id": bot_id, "vectors": [], "lexical": []}
+    assert {document["document_id"] for document in late["lexical"]} == {document_id}  # type: ignore[attr-defined]
+    assert f"stray chunks of ERROR document {document_id}" in repaired.stdout, (
+        repaired.stdout + repaired.stderr
+    )
+    assert agent_index(agent, token, bot_id) == {"bot_id": bot_id, "vectors": [], "lexical": []}
+
+
 def _fill(directory: Path) -> Path:
     """Write zeros into `directory` until its filesystem is full; returns the file, to delete to free it."""
     ballast = directory / "ballast"
@@ -224,8 +346,8 @@ def test_after_the_whole_suite_the_indexes_hold_exactly_what_django_has(
     django: DjangoServer, django_env: dict[str, str]
 ):
     """Must hold: after every fault of the suite (it runs last, see conftest), `manage.py index_check`
-    finds no orphan, missing or partial document."""
+    finds no orphan, missing, partial or stray document."""
     done = manage(django_env, "index_check")
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "0 orphan bots, 0 orphan documents, 0 missing, 0 partial" in done.stdout
+    assert "0 orphan bots, 0 orphan documents, 0 missing, 0 partial, 0 stray" in done.stdout

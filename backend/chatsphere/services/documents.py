@@ -89,7 +89,8 @@ def document_create_from_text(*, bot: Bot, text: str, name: str | None = None) -
 
 
 def document_ingest(*, document_id: UUID, bot_id: UUID | None = None) -> Document | None:
-    """Extract, chunk and embed a document; it ends READY or ERROR (with a message for the user).
+    """Extract, chunk and embed a document; it ends READY or ERROR (with a message for the user, and none of
+    its chunks left at the agent as far as the agent can be reached: `index_check --repair` does the rest).
 
     Idempotent: running it again replaces the Chunk rows and the agent's vectors. Returns None when
     the document was deleted in the meantime; deletion wins: no batch is sent once it started, and
@@ -106,7 +107,7 @@ def document_ingest(*, document_id: UUID, bot_id: UUID | None = None) -> Documen
         return None
     if document.ingest_attempts > settings.MAX_INGEST_ATTEMPTS:
         logger.error("document %s: ingestion started %s times", document.id, document.ingest_attempts)
-        return _document_mark_error(
+        return _document_fail(
             document=document,
             message=f"Processing was interrupted {document.ingest_attempts - 1} times (the document may "
             "need more memory than a worker has). Split it into smaller documents, or retry.",
@@ -137,7 +138,7 @@ def document_ingest(*, document_id: UUID, bot_id: UUID | None = None) -> Documen
         _document_vectors_sweep(bot_id=document.bot_id, document_id=document.id)
         return _document_mark_error(document=document, message="The document was deleted while processing.")
     if error:
-        return _document_mark_error(document=document, message=error)
+        return _document_fail(document=document, message=error)
     return _document_set_state(
         document=document, status=Document.Status.READY, chunk_count=len(chunks), error_message=""
     )
@@ -267,6 +268,21 @@ def _source_text(document: Document) -> str:
     except FileNotFoundError as exc:
         raise DocumentContentError("The uploaded file is missing from storage; upload it again.") from exc
     return extract_text(data=data, kind=DocumentKind(document.content_type))
+
+
+def _document_fail(*, document: Document, message: str) -> Document | None:
+    """End the ingestion ERROR with none of the document's chunks left at the agent.
+
+    Batches of this ingestion (or of a killed earlier attempt, or a READY version being re-ingested) may have
+    landed, and would be searchable in the bot's chats. Purged, not deleted: the owner may retry the document.
+    Purged before the status changes: while the document is PROCESSING nobody can retry it, so the purge never
+    drops a retry's chunks. Best effort: an agent that is still down keeps them until `index_check --repair`.
+    """
+    try:
+        get_agent().call_purge_document(bot_id=document.bot_id, document_id=document.id)
+    except AgentError as exc:
+        logger.warning("document %s failed; its chunks may remain at the agent: %s", document.id, exc.code)
+    return _document_mark_error(document=document, message=message)
 
 
 def _document_mark_error(*, document: Document, message: str) -> Document | None:

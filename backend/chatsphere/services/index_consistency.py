@@ -1,14 +1,17 @@
 """Do the agent's indexes hold exactly what Django says? `manage.py index_check [--repair]`.
 
 Every READY document must be whole in the vector store and in the lexical index (chunk_count chunks, the
-last at chunk_count - 1); nothing may be held of a document or a bot Django no longer has. The check reads
-the agent first and Django second, which makes it safe while users upload, chat and delete:
+last at chunk_count - 1); an ERROR document must be in neither (its failed ingestion purges what landed,
+unless the agent was down or a late batch landed after the purge); nothing may be held of a document or a bot
+Django no longer has. The check reads the agent first and Django second, which makes it safe while users
+upload, chat, retry and delete:
 - a document's chunks reach the agent only after its row is committed, so chunks found at the agent whose
   document is not in Django afterwards belong to a deleted document (an orphan), never to a new one;
-- a document is judged only if it was READY before the agent was read (its last batch had landed), and not
-  while it is PROCESSING or being deleted.
-A repair removes orphans (the agent then refuses any late write of them) and re-ingests missing and partial
-documents (they are PROCESSING until their chunks are whole again, then READY).
+- a document is judged only if it was READY or ERROR before the agent was read (its last batch had landed,
+  or its ingestion was over), and not while it is PROCESSING (a retry) or being deleted.
+A repair removes orphans (the agent then refuses any late write of them), purges stray chunks of ERROR
+documents (they stay retryable) and re-ingests missing and partial documents (they are PROCESSING until their
+chunks are whole again, then READY).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from django.db import transaction
 from django.utils import timezone
 
 from chatsphere.models import Bot, Document
@@ -37,14 +41,16 @@ class IndexReport:
     orphan_documents: list[OrphanDocument] = field(default_factory=list)  # documents it no longer has
     missing: list[UUID] = field(default_factory=list)  # READY, but absent from an index
     partial: list[UUID] = field(default_factory=list)  # READY, but not whole in an index
+    stray: list[UUID] = field(default_factory=list)  # ERROR, but still holding chunks in an index
 
     @property
     def consistent(self) -> bool:
-        return not (self.orphan_bots or self.orphan_documents or self.missing or self.partial)
+        return not (self.orphan_bots or self.orphan_documents or self.missing or self.partial or self.stray)
 
 
 def index_check(*, agent: AgentGateway, now: datetime | None = None) -> IndexReport:
-    """Compare every READY document with both indexes, and list what the indexes hold that Django has not."""
+    """Compare every READY and ERROR document with both indexes, and list what the indexes hold that Django
+    has not."""
     started = now or timezone.now()
     indexed = {bot_id: agent.call_bot_index(bot_id=bot_id) for bot_id in agent.call_indexed_bots()}
     known_bots = set(Bot.objects.filter(pk__in=indexed).values_list("pk", flat=True))
@@ -54,9 +60,11 @@ def index_check(*, agent: AgentGateway, now: datetime | None = None) -> IndexRep
         if bot_id in known_bots
         for document_id in _held_documents(bot_index)
     }
-    known_documents = set(
-        Document.objects.filter(pk__in={document_id for _, document_id in held}).values_list("pk", flat=True)
-    )
+    held_documents = {document_id for _, document_id in held}
+    known_documents = set(Document.objects.filter(pk__in=held_documents).values_list("pk", flat=True))
+    stray = Document.objects.filter(
+        pk__in=held_documents, status=Document.Status.ERROR, deleting=False, updated_at__lt=started
+    ).values_list("pk", flat=True)
     ready = Document.objects.filter(
         status=Document.Status.READY, deleting=False, updated_at__lt=started
     ).values_list("pk", "bot_id", "chunk_count")
@@ -86,6 +94,7 @@ def index_check(*, agent: AgentGateway, now: datetime | None = None) -> IndexRep
         ),
         missing=sorted(missing),
         partial=sorted(partial),
+        stray=sorted(stray),
     )
 
 
@@ -105,16 +114,21 @@ def _bots_with_nothing(indexed: dict[UUID, BotIndex]) -> set[UUID]:
 class IndexRepair:
     removed_bots: int
     removed_documents: int
+    purged: list[UUID]  # stray documents still ERROR when the repair purged them
     reingested: list[UUID]  # those still READY when the repair claimed them
 
 
 def index_repair(*, report: IndexReport) -> IndexRepair:
-    """Remove the report's orphans from the agent and re-ingest its missing and partial documents."""
+    """Remove the report's orphans from the agent, purge its stray documents and re-ingest its missing and
+    partial documents."""
     agent = get_agent()
     for bot_id in report.orphan_bots:
         agent.call_delete_bot(bot_id=bot_id)
     for orphan in report.orphan_documents:
         agent.call_delete_document(bot_id=orphan.bot_id, document_id=orphan.document_id)
+    purged = [
+        document_id for document_id in report.stray if _stray_purge(agent=agent, document_id=document_id)
+    ]
     reingested = [
         document.id
         for document in Document.objects.filter(pk__in=[*report.missing, *report.partial])
@@ -123,5 +137,25 @@ def index_repair(*, report: IndexReport) -> IndexRepair:
     return IndexRepair(
         removed_bots=len(report.orphan_bots),
         removed_documents=len(report.orphan_documents),
+        purged=purged,
         reingested=reingested,
     )
+
+
+def _stray_purge(*, agent: AgentGateway, document_id: UUID) -> bool:
+    """Purge an ERROR document's chunks at the agent; False if it is no longer ERROR (retried since the
+    check).
+
+    The row stays locked while the agent purges: a retry (or a deletion) claims the row with an UPDATE, which
+    waits, so the purge can never drop chunks of a retry's ingestion (that would leave it READY with half).
+    """
+    with transaction.atomic():
+        document = (
+            Document.objects.select_for_update()
+            .filter(pk=document_id, status=Document.Status.ERROR, deleting=False)
+            .first()
+        )
+        if document is None:
+            return False
+        agent.call_purge_document(bot_id=document.bot_id, document_id=document.id)
+    return True

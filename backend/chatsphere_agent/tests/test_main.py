@@ -261,6 +261,37 @@ class TestDeletedStayDeleted:
         assert stored["stored_vector_count"] == len(BAKERY_DOC)
 
 
+class TestPurge:
+    """A failed ingestion's chunks are purged: unlike a deletion, the document may be stored again."""
+
+    def test_a_purged_document_is_in_neither_index_and_a_retry_stores_it(self, client: TestClient) -> None:
+        payload = embed_payload(chunks=TELESCOPE_DOC)
+        kept = embed_payload(bot_id=payload["bot_id"], chunks=BAKERY_DOC)
+        client.post("/embed_and_store", json=payload)
+        client.post("/embed_and_store", json=kept)
+
+        purged = client.delete(
+            f"/documents/{payload['document_id']}/chunks", params={"bot_id": payload["bot_id"]}
+        )
+        index = client.get(f"/bots/{payload['bot_id']}/index").json()
+        retried = client.post("/embed_and_store", json=payload)
+        answer = ask(client, bot_id=payload["bot_id"], message="How wide is the Zephyr-9 mirror?")
+
+        assert purged.json() == {"document_id": payload["document_id"], "deleted_vector_count": 3}
+        held = [{"document_id": kept["document_id"], "chunk_count": 2, "last_chunk_index": 1}]
+        assert index == {"bot_id": payload["bot_id"], "vectors": held, "lexical": held}
+        assert retried.status_code == 200, retried.text
+        assert payload["document_id"] in cited_documents(answer)
+
+    def test_purging_an_unknown_document_reports_zero(self, client: TestClient) -> None:
+        document_id = str(uuid.uuid4())
+
+        response = client.delete(f"/documents/{document_id}/chunks", params={"bot_id": str(uuid.uuid4())})
+
+        assert response.status_code == 200
+        assert response.json() == {"document_id": document_id, "deleted_vector_count": 0}
+
+
 class TestIndexInventory:
     def test_lists_the_bots_held_and_each_documents_chunks_in_both_indexes(self, client: TestClient) -> None:
         bot_id, other_bot = str(uuid.uuid4()), str(uuid.uuid4())
@@ -349,6 +380,7 @@ class TestAuthentication:
             ("POST", "/embed_and_store", embed_payload()),
             ("POST", "/chat", chat_payload()),
             ("DELETE", f"/documents/{uuid.uuid4()}?bot_id={uuid.uuid4()}", None),
+            ("DELETE", f"/documents/{uuid.uuid4()}/chunks?bot_id={uuid.uuid4()}", None),
             ("DELETE", f"/bots/{uuid.uuid4()}", None),
             ("GET", "/index/bots", None),
             ("GET", f"/bots/{uuid.uuid4()}/index", None),
@@ -486,9 +518,10 @@ class TestValidation:
 
         assert response.status_code == 200, response.text
 
-    def test_delete_document_requires_a_uuid_bot_id(self, client: TestClient) -> None:
-        missing = client.delete(f"/documents/{uuid.uuid4()}")
-        malformed = client.delete(f"/documents/{uuid.uuid4()}", params={"bot_id": "not-a-uuid"})
+    @pytest.mark.parametrize("path", ["/documents/{id}", "/documents/{id}/chunks"])
+    def test_delete_and_purge_document_require_a_uuid_bot_id(self, client: TestClient, path: str) -> None:
+        missing = client.delete(path.format(id=uuid.uuid4()))
+        malformed = client.delete(path.format(id=uuid.uuid4()), params={"bot_id": "not-a-uuid"})
 
         assert missing.status_code == 422
         assert malformed.status_code == 422

@@ -16,6 +16,7 @@ from chatsphere_agent.vector_store import (
     DocumentDeletedError,
     bot_delete,
     document_delete,
+    document_purge,
     embed_and_store_chunks,
 )
 
@@ -192,3 +193,22 @@ def test_a_bots_deletion_is_remembered_by_a_registry_opened_later(indexes: Index
 
     assert reopened.is_deleted(bot_id=BOT, document_id=OTHER_DOCUMENT)
     assert not reopened.is_deleted(bot_id=OTHER_DOCUMENT, document_id=DOCUMENT)
+
+
+def test_a_purge_empties_both_indexes_of_the_document_and_leaves_it_writable(indexes: Indexes) -> None:
+    indexes.store(DOCUMENT)
+    indexes.store(OTHER_DOCUMENT)
+
+    purged = document_purge(
+        vector_store=indexes.vector_store,
+        lexical_index=indexes.lexical_index,
+        bot_id=BOT,
+        document_id=DOCUMENT,
+    )
+    emptied = indexes.held()
+
+    assert purged == 2
+    other = [DocumentChunks(document_id=OTHER_DOCUMENT, count=2, last_index=1)]
+    assert emptied == (other, other)
+    assert not indexes.deletions.is_deleted(bot_id=BOT, document_id=DOCUMENT)
+    assert indexes.store(DOCUMENT) == 2  # a retry of the failed document stores it again

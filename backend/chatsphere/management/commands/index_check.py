@@ -1,4 +1,5 @@
-"""`manage.py index_check [--repair]`: do the agent's indexes hold exactly the READY documents' chunks?
+"""`manage.py index_check [--repair]`: do the agent's indexes hold exactly the READY documents' chunks (and
+nothing of ERROR documents)?
 
 Exit status 0 when they do (or, with --repair, once the repair was queued), 1 when the check found problems
 it did not repair, 2 when the agent could not be asked. services/index_consistency.py has the logic.
@@ -15,13 +16,17 @@ from chatsphere.services.index_consistency import IndexReport, index_check, inde
 
 
 class Command(BaseCommand):
-    help = "Compare every READY document's chunks with the agent's vector store and lexical index."
+    help = (
+        "Compare every READY document's chunks with the agent's vector store and lexical index; "
+        "find ERROR documents that still hold chunks there."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--repair",
             action="store_true",
-            help="Remove orphaned chunks at the agent; re-ingest missing and partial documents.",
+            help="Remove orphaned chunks at the agent, purge stray ones of ERROR documents; re-ingest "
+            "missing and partial documents.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -38,7 +43,8 @@ class Command(BaseCommand):
             raise SystemExit(2) from exc
         self.stdout.write(
             f"repaired: {repair.removed_bots} orphan bots and {repair.removed_documents} orphan documents "
-            f"removed, {len(repair.reingested)} documents queued for ingestion"
+            f"removed, {len(repair.purged)} stray documents purged, {len(repair.reingested)} documents "
+            "queued for ingestion"
         )
 
 
@@ -46,7 +52,7 @@ def _summary(report: IndexReport) -> str:
     lines = [
         f"checked {report.checked_documents} READY documents: {len(report.orphan_bots)} orphan bots, "
         f"{len(report.orphan_documents)} orphan documents, {len(report.missing)} missing, "
-        f"{len(report.partial)} partial"
+        f"{len(report.partial)} partial, {len(report.stray)} stray"
     ]
     lines += [f"orphan bot {bot_id}" for bot_id in report.orphan_bots]
     lines += [
@@ -54,4 +60,5 @@ def _summary(report: IndexReport) -> str:
     ]
     lines += [f"missing document {document_id}" for document_id in report.missing]
     lines += [f"partial document {document_id}" for document_id in report.partial]
+    lines += [f"stray chunks of ERROR document {document_id}" for document_id in report.stray]
     return "\n".join(lines)

@@ -142,6 +142,10 @@ class InMemoryAgent:
         with self._lock:
             return len(self.vectors.get(bot_id, {}).pop(document_id, []))
 
+    def call_purge_document(self, *, bot_id: UUID, document_id: UUID) -> int:
+        """The same as a deletion here: the in-process agent records no deletions."""
+        return self.call_delete_document(bot_id=bot_id, document_id=document_id)
+
     def call_delete_bot(self, *, bot_id: UUID) -> bool:
         self._check_available()
         with self._lock:

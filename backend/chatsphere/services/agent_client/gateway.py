@@ -53,6 +53,11 @@ class AgentGateway(Protocol):
 
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int: ...
 
+    def call_purge_document(self, *, bot_id: UUID, document_id: UUID) -> int:
+        """Drop a document's chunks from both indexes, leaving it writable: a failed ingestion's leftovers,
+        while its owner may retry it (call_delete_document refuses any later write of the document)."""
+        ...
+
     def call_delete_bot(self, *, bot_id: UUID) -> bool: ...
 
     async def acall_chat(self, *, call: ChatCall) -> ChatResult:

@@ -235,6 +235,13 @@ class HttpAgentClient:
         except (KeyError, TypeError, ValueError) as exc:
             raise _protocol_error("/documents/{id}", exc) from exc
 
+    def call_purge_document(self, *, bot_id: UUID, document_id: UUID) -> int:
+        body = self._request("DELETE", f"/documents/{document_id}/chunks", params={"bot_id": str(bot_id)})
+        try:
+            return int(body["deleted_vector_count"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _protocol_error("/documents/{id}/chunks", exc) from exc
+
     def call_delete_bot(self, *, bot_id: UUID) -> bool:
         body = self._request("DELETE", f"/bots/{bot_id}")
         try:

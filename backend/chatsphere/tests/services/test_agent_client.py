@@ -78,7 +78,7 @@ def test_chat_sends_bearer_token_and_settings_and_parses_sources():
     }
 
 
-def test_embed_and_delete_calls_hit_the_contract_paths():
+def test_embed_purge_and_delete_calls_hit_the_contract_paths():
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/embed_and_store":
             return httpx.Response(
@@ -87,11 +87,15 @@ def test_embed_and_delete_calls_hit_the_contract_paths():
         if request.url.path == f"/documents/{DOCUMENT_ID}":
             assert request.url.params["bot_id"] == str(BOT_ID)
             return httpx.Response(200, json={"document_id": str(DOCUMENT_ID), "deleted_vector_count": 3})
+        if request.url.path == f"/documents/{DOCUMENT_ID}/chunks":
+            assert (request.method, request.url.params["bot_id"]) == ("DELETE", str(BOT_ID))
+            return httpx.Response(200, json={"document_id": str(DOCUMENT_ID), "deleted_vector_count": 2})
         return httpx.Response(200, json={"bot_id": str(BOT_ID), "deleted": True})
 
     client = client_answering(handler)
     stored = client.call_embed_and_store(bot_id=BOT_ID, document_id=DOCUMENT_ID, chunks=["a", "b", "c"])
     assert stored.stored_vector_count == 3
+    assert client.call_purge_document(bot_id=BOT_ID, document_id=DOCUMENT_ID) == 2
     assert client.call_delete_document(bot_id=BOT_ID, document_id=DOCUMENT_ID) == 3
     assert client.call_delete_bot(bot_id=BOT_ID) is True
 

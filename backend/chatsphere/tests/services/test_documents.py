@@ -1,4 +1,5 @@
-"""Ingestion of documents longer than one agent request, over the real HTTP client (httpx.MockTransport)."""
+"""Ingestion: documents longer than one agent request (over the real HTTP client, httpx.MockTransport),
+failures and deletions."""
 
 import json
 from collections.abc import Callable, Iterator
@@ -12,6 +13,8 @@ from pytest_django.fixtures import Settings
 from chatsphere.models import Chunk, Document
 from chatsphere.services.agent_client import (
     MAX_CHUNKS_PER_REQUEST,
+    AgentUnavailableError,
+    EmbedResult,
     HttpAgentClient,
     InMemoryAgent,
     set_agent,
@@ -26,13 +29,19 @@ CHUNK_COUNT = 2100
 
 
 class RecordingAgent:
-    """The agent's /embed_and_store over HTTP: records every body; answers 503 from a given offset on."""
+    """The agent's /embed_and_store over HTTP: records every body; answers 503 from a given offset on.
+    Records the documents whose chunks were purged (DELETE /documents/{id}/chunks) too."""
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
+        self.purged: list[str] = []
         self.down_from_chunk_index: int | None = None
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE" and request.url.path.endswith("/chunks"):
+            document_id = request.url.path.split("/")[2]
+            self.purged.append(document_id)
+            return httpx.Response(200, json={"document_id": document_id, "deleted_vector_count": 256})
         body = json.loads(request.content)
         self.bodies.append(body)
         if self.down_from_chunk_index is not None and body["first_chunk_index"] >= self.down_from_chunk_index:
@@ -95,18 +104,56 @@ def test_a_batch_failing_midway_ends_in_error_without_chunks(recording_agent, lo
     )
     assert (ingested.chunk_count, Chunk.objects.filter(document=long_document).count()) == (0, 0)
     assert [body["first_chunk_index"] for body in recording_agent.bodies] == [0, MAX_CHUNKS_PER_REQUEST]
+    assert recording_agent.purged == [str(long_document.id)]  # the first batch had landed
 
 
-def test_an_ingestion_started_too_often_ends_error_without_calling_the_agent(agent, settings):
+class StoresThenTimesOut(InMemoryAgent):
+    """An agent that stores the chunks but whose answer never reaches Django (its deadline passed)."""
+
+    def call_embed_and_store(self, **call: Any) -> EmbedResult:
+        super().call_embed_and_store(**call)
+        raise AgentUnavailableError("The AI service took too long to answer.", code="agent_timeout")
+
+
+def test_an_ingestion_ending_error_leaves_none_of_its_chunks_at_the_agent():
+    agent = StoresThenTimesOut()
+    set_agent(agent)
+    document = DocumentFactory.create(status=Document.Status.PROCESSING, text="Refunds: 30 days.")
+
+    ingested = document_ingest(document_id=document.id)
+
+    assert ingested is not None
+    assert ingested.status == Document.Status.ERROR
+    assert agent.vectors == {document.bot_id: {}}  # not searchable in the bot's chats
+
+
+def test_an_ingestion_started_too_often_ends_error_and_purges_what_its_killed_attempts_stored(
+    agent, settings
+):
     settings.MAX_INGEST_ATTEMPTS = 2
     document = DocumentFactory.create(status=Document.Status.PROCESSING, ingest_attempts=2)
+    agent.vectors[document.bot_id] = {document.id: ["stored by an attempt whose worker was killed"]}
 
     ingested = document_ingest(document_id=document.id)
 
     assert ingested is not None
     assert ingested.status == Document.Status.ERROR
     assert "interrupted 2 times" in ingested.error_message
-    assert agent.vectors == {}
+    assert agent.vectors == {document.bot_id: {}}
+
+
+def test_an_ingestion_whose_agent_stays_down_ends_error_and_leaves_its_chunks_to_the_index_check(
+    agent, caplog
+):
+    agent.unavailable = True
+    document = DocumentFactory.create(status=Document.Status.PROCESSING)
+
+    ingested = document_ingest(document_id=document.id)
+
+    assert ingested is not None
+    assert ingested.status == Document.Status.ERROR
+    assert "could not index this document" in ingested.error_message
+    assert f"document {document.id} failed; its chunks may remain at the agent" in caplog.text
 
 
 def test_a_retry_starts_the_attempt_count_again(agent, settings, django_capture_on_commit_callbacks):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from chatsphere.models import Document
 from chatsphere.services.agent_client import InMemoryAgent
+from chatsphere.services.documents import document_retry
 from chatsphere.services.index_consistency import OrphanDocument, index_check, index_repair
 from chatsphere.tests.factories import BotFactory, DocumentFactory
 
@@ -91,6 +92,63 @@ def test_a_ready_document_the_index_lost_is_found_and_ingested_again(
     assert index_check(agent=agent).consistent
 
 
+def _failed(agent: InMemoryAgent, **fields: object) -> Document:
+    """An ERROR document (since before the check) whose chunks its failed ingestion could not purge."""
+    document = DocumentFactory.create(status=Document.Status.ERROR, **fields)
+    Document.objects.filter(pk=document.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    agent.vectors.setdefault(document.bot_id, {})[document.id] = CHUNKS[:1]
+    return document
+
+
+def test_an_error_document_still_holding_chunks_is_stray_and_a_repair_purges_them(
+    agent: InMemoryAgent,
+) -> None:
+    kept = _ready(agent)
+    failed = _failed(agent, bot=kept.bot)
+
+    report = index_check(agent=agent)
+    repair = index_repair(report=report)
+
+    assert (report.stray, report.consistent) == ([failed.id], False)
+    assert repair.purged == [failed.id]
+    assert agent.vectors == {kept.bot_id: {kept.id: CHUNKS}}
+    failed.refresh_from_db()
+    assert failed.status == Document.Status.ERROR  # still the owner's to retry
+    assert index_check(agent=agent).consistent
+
+
+def test_a_stray_document_retried_before_the_repair_keeps_its_chunks(
+    agent: InMemoryAgent, django_capture_on_commit_callbacks
+) -> None:
+    failed = _failed(agent, text="\n\n".join(CHUNKS))
+
+    report = index_check(agent=agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        document_retry(document=failed)  # the ingestion runs eagerly: its chunks are stored again
+    repair = index_repair(report=report)
+
+    assert report.stray == [failed.id]
+    assert repair.purged == []
+    failed.refresh_from_db()
+    assert failed.status == Document.Status.READY
+    assert agent.vectors[failed.bot_id][failed.id]
+
+
+def test_error_documents_without_chunks_or_failing_after_the_check_began_are_not_stray(
+    agent: InMemoryAgent,
+) -> None:
+    DocumentFactory.create(status=Document.Status.ERROR)
+    failing_now = DocumentFactory.create(status=Document.Status.ERROR)
+    agent.vectors[failing_now.bot_id] = {failing_now.id: CHUNKS[:1]}  # its own purge is on its way
+    deleting = _failed(agent)
+    Document.objects.filter(pk=deleting.pk).update(deleting=True)
+
+    report = index_check(agent=agent, now=timezone.now() - timedelta(seconds=5))
+
+    assert report.stray == []
+    assert report.consistent
+
+
 def test_documents_in_flight_are_not_judged(agent: InMemoryAgent) -> None:
     DocumentFactory.create(status=Document.Status.PROCESSING, chunk_count=3)
     DocumentFactory.create(status=Document.Status.READY, chunk_count=3, deleting=True)
@@ -107,6 +165,7 @@ def test_the_command_reports_and_fails_until_repaired(
 ) -> None:
     bot = BotFactory.create()
     agent.vectors[bot.id] = {uuid4(): ["left behind"]}
+    stray = _failed(agent, bot=bot)
 
     with pytest.raises(SystemExit) as failed:
         call_command("index_check")
@@ -115,6 +174,7 @@ def test_the_command_reports_and_fails_until_repaired(
 
     assert failed.value.code == 1
     out = capsys.readouterr().out
-    assert "1 orphan documents" in out
-    assert "repaired: 0 orphan bots and 1 orphan documents removed" in out
-    assert out.rstrip().endswith("0 orphan documents, 0 missing, 0 partial")
+    assert "1 orphan documents, 0 missing, 0 partial, 1 stray" in out
+    assert f"stray chunks of ERROR document {stray.id}" in out
+    assert "repaired: 0 orphan bots and 1 orphan documents removed, 1 stray documents purged" in out
+    assert out.rstrip().endswith("0 orphan documents, 0 missing, 0 partial, 0 stray")
