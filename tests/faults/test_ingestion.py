@@ -59,7 +59,8 @@ def test_a_task_that_keeps_killing_its_worker_ends_error_instead_of_looping(
     account: Account, worker: ServerProcess, proxy: FaultProxy
 ):
     """Must hold: a document whose ingestion kills the worker's process each time (as the OOM killer does)
-    is redelivered at most MAX_INGEST_ATTEMPTS times, then ends ERROR; it never stays PROCESSING."""
+    is redelivered at most MAX_INGEST_ATTEMPTS times, then ends ERROR at once, even while the agent hangs on
+    the purge of its chunks; it never stays PROCESSING."""
     proxy.set(Fault(mode="blackhole"))  # each attempt waits on the agent: the moment to kill it
     bot_id = create_bot(account.client)
     seen = proxy.connections
@@ -73,7 +74,9 @@ def test_a_task_that_keeps_killing_its_worker_ends_error_instead_of_looping(
 
     assert final["status"] == "ERROR", final
     assert "interrupted" in final["error_message"], final
-    assert proxy.connections == seen + MAX_INGEST_ATTEMPTS  # the last delivery did not try again
+    # The last delivery did not embed again: at most one more connection, its purge of what the killed
+    # attempts may have stored (made after the status turned ERROR, so it may not have started yet).
+    assert proxy.connections <= seen + MAX_INGEST_ATTEMPTS + 1
 
 
 def _long_text(marker: str, *, chunks: int) -> bytes:

@@ -17,7 +17,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from chatsphere.models import Bot, Chunk, Document
-from chatsphere.services.agent_client import AgentError, AgentUnavailableError, get_agent
+from chatsphere.services.agent_client import AgentError, AgentGateway, AgentUnavailableError, get_agent
 from chatsphere.services.document_service import (
     SNIFF_BYTES,
     DocumentKind,
@@ -271,18 +271,40 @@ def _source_text(document: Document) -> str:
 
 
 def _document_fail(*, document: Document, message: str) -> Document | None:
-    """End the ingestion ERROR with none of the document's chunks left at the agent.
+    """End the ingestion ERROR, then purge what it (or a killed earlier attempt, or the READY version being
+    re-ingested) stored at the agent, which would be searchable in the bot's chats.
 
-    Batches of this ingestion (or of a killed earlier attempt, or a READY version being re-ingested) may have
-    landed, and would be searchable in the bot's chats. Purged, not deleted: the owner may retry the document.
-    Purged before the status changes: while the document is PROCESSING nobody can retry it, so the purge never
-    drops a retry's chunks. Best effort: an agent that is still down keeps them until `index_check --repair`.
+    ERROR first: a user sees the failure at once, even while the agent hangs on the purge. Best effort: an
+    agent that is down keeps the chunks until `index_check --repair` purges them the same way.
     """
-    try:
-        get_agent().call_purge_document(bot_id=document.bot_id, document_id=document.id)
-    except AgentError as exc:
-        logger.warning("document %s failed; its chunks may remain at the agent: %s", document.id, exc.code)
-    return _document_mark_error(document=document, message=message)
+    failed = _document_mark_error(document=document, message=message)
+    if failed is not None:
+        try:
+            document_purge_failed(agent=get_agent(), document_id=document.id)
+        except AgentError as exc:
+            logger.warning(
+                "document %s failed; its chunks may remain at the agent: %s", document.id, exc.code
+            )
+    return failed
+
+
+def document_purge_failed(*, agent: AgentGateway, document_id: UUID) -> bool:
+    """Purge an ERROR document's chunks at the agent (not a deletion: its owner may retry it); False if it is
+    no longer ERROR (retried or being deleted since).
+
+    The row stays locked while the agent purges: a retry (or a deletion) claims the row with an UPDATE, which
+    waits, so the purge can never drop chunks of a retry's ingestion (that would leave it READY with half).
+    """
+    with transaction.atomic():
+        failed = (
+            Document.objects.select_for_update()
+            .filter(pk=document_id, status=Document.Status.ERROR, deleting=False)
+            .first()
+        )
+        if failed is None:
+            return False
+        agent.call_purge_document(bot_id=failed.bot_id, document_id=failed.id)
+    return True
 
 
 def _document_mark_error(*, document: Document, message: str) -> Document | None:

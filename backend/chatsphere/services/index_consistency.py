@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from django.db import transaction
 from django.utils import timezone
 
 from chatsphere.models import Bot, Document
 from chatsphere.services.agent_client import AgentGateway, BotIndex, get_agent
-from chatsphere.services.documents import document_reingest
+from chatsphere.services.documents import document_purge_failed, document_reingest
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +126,9 @@ def index_repair(*, report: IndexReport) -> IndexRepair:
     for orphan in report.orphan_documents:
         agent.call_delete_document(bot_id=orphan.bot_id, document_id=orphan.document_id)
     purged = [
-        document_id for document_id in report.stray if _stray_purge(agent=agent, document_id=document_id)
+        document_id
+        for document_id in report.stray
+        if document_purge_failed(agent=agent, document_id=document_id)
     ]
     reingested = [
         document.id
@@ -140,22 +141,3 @@ def index_repair(*, report: IndexReport) -> IndexRepair:
         purged=purged,
         reingested=reingested,
     )
-
-
-def _stray_purge(*, agent: AgentGateway, document_id: UUID) -> bool:
-    """Purge an ERROR document's chunks at the agent; False if it is no longer ERROR (retried since the
-    check).
-
-    The row stays locked while the agent purges: a retry (or a deletion) claims the row with an UPDATE, which
-    waits, so the purge can never drop chunks of a retry's ingestion (that would leave it READY with half).
-    """
-    with transaction.atomic():
-        document = (
-            Document.objects.select_for_update()
-            .filter(pk=document_id, status=Document.Status.ERROR, deleting=False)
-            .first()
-        )
-        if document is None:
-            return False
-        agent.call_purge_document(bot_id=document.bot_id, document_id=document.id)
-    return True
