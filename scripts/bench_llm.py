@@ -9,6 +9,12 @@ classes of testsupport/stack; chat throttle lifted via CHAT_THROTTLE_RATE). It s
 document, then sends N chats at once, four times: JSON to the agent, JSON through Django, streamed to the
 agent, streamed through Django. It prints each batch's wall time and errors, the Django/agent ratios, and
 the time to first token (p50, p95) of both streamed batches.
+
+    .venv/bin/python scripts/bench_llm.py --only agent --rounds 3
+
+`--only agent` starts neither PostgreSQL nor Django: the document goes straight to the agent's
+/embed_and_store, and only the two agent batches run (profiling the agent alone, e.g. with py-spy on the
+agent's pid, which it prints). `--rounds N` runs the batches N times in turn, reporting each round.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,8 +146,34 @@ def _seed(django_url: str, chats: int) -> tuple[str, str, list[str]]:
     return token, bot, conversations
 
 
-async def _run(*, chats: int, agent: AgentServer, django_url: str, agent_token: str) -> list[Batch]:
-    token, bot, conversations = _seed(django_url, chats)
+def _seed_agent(agent_url: str, agent_token: str) -> str:
+    """The id of a fresh bot holding the one document, stored straight at the agent (no Django)."""
+    bot = str(uuid.uuid4())
+    with httpx.Client(base_url=agent_url, timeout=TIMEOUT) as api:
+        stored = api.post(
+            "/embed_and_store",
+            json={
+                "bot_id": bot,
+                "document_id": str(uuid.uuid4()),
+                "chunks": [DOCUMENT],
+                "document_name": "halden.md",
+            },
+            headers={"Authorization": f"Bearer {agent_token}"},
+        )
+        stored.raise_for_status()
+    return bot
+
+
+async def _run(
+    *, chats: int, rounds: int, agent: AgentServer, django_url: str | None, agent_token: str
+) -> list[list[Batch]]:
+    """`rounds` lists of batches: the agent's JSON, Django's JSON, the agent's stream, Django's stream
+    (without Django, the agent's two)."""
+    conversations: list[str] = []
+    if django_url is None:
+        token, bot = "", _seed_agent(agent.url, agent_token)
+    else:
+        token, bot, conversations = _seed(django_url, chats)
     agent_headers = {"Authorization": f"Bearer {agent_token}"}
     django_headers = {"Authorization": f"Bearer {token}"}
     agent_body = {"bot_id": bot, "message": QUESTION, "history": []}
@@ -159,18 +192,25 @@ async def _run(*, chats: int, agent: AgentServer, django_url: str, agent_token: 
         )
 
     # Warm both paths (model loading, connection pools) before measuring.
-    await _batch("warm-up", 4, to_django(_stream))
+    if django_url is not None:
+        await _batch("warm-up", 4, to_django(_stream))
     await _batch("warm-up", 4, to_agent(_json, "/chat"))
-    batches = []
-    for name, call in [
+    plan = [
         ("JSON, straight to the agent", to_agent(_json, "/chat")),
         ("JSON, through Django", to_django(_json)),
         ("streamed, straight to the agent", to_agent(_stream, "/chat/stream")),
         ("streamed, through Django", to_django(_stream)),
-    ]:
-        batches.append(await _batch(name, chats, call))
-        await asyncio.sleep(1.0)  # let the previous batch's stragglers (saves, logs) settle
-    return batches
+    ]
+    if django_url is None:
+        plan = [step for step in plan if "agent" in step[0]]
+    results = []
+    for _ in range(rounds):
+        batches = []
+        for name, call in plan:
+            batches.append(await _batch(name, chats, call))
+            await asyncio.sleep(1.0)  # let the previous batch's stragglers (saves, logs) settle
+        results.append(batches)
+    return results
 
 
 def _p(values: list[float], q: float) -> float:
@@ -182,7 +222,6 @@ def _p(values: list[float], q: float) -> float:
 
 
 def _report(batches: list[Batch], *, chats: int, profile: LLMProfile) -> str:
-    agent_json, django_json, agent_stream, django_stream = batches
     lines = [
         f"{chats} simultaneous chats; stand-in LLM: {profile.ttft_s:.1f} s to the first token, "
         f"{profile.tokens_per_s:g} tokens/s, {profile.answer_tokens} tokens "
@@ -200,17 +239,21 @@ def _report(batches: list[Batch], *, chats: int, profile: LLMProfile) -> str:
             f"{batch.name:34} {batch.wall_s:7.2f} {len(batch.errors):6d} {_p(batch.total_s, 0.5):6.2f} "
             f"{_p(batch.total_s, 0.95):6.2f} {ttft}"
         )
-    ttft_gap_ms = (_p(django_stream.ttft_s, 0.5) - _p(agent_stream.ttft_s, 0.5)) * 1000
-    json_ratio = django_json.wall_s / agent_json.wall_s
-    stream_ratio = django_stream.wall_s / agent_stream.wall_s
-    lines += [
-        "",
-        f"Django/agent wall ratio, JSON:      {json_ratio:.2f}x  (aim <= 1.25x)",
-        f"Django/agent wall ratio, streamed:  {stream_ratio:.2f}x  (aim <= 1.25x)",
-        f"agent wall for {chats} JSON chats:     {agent_json.wall_s:.2f} s  (aim <= 2.5 s)",
-        f"TTFT p50, Django minus agent:       {ttft_gap_ms:+.0f} ms  (aim <= 250 ms)",
-        f"errors:                             {sum(len(batch.errors) for batch in batches)}  (aim 0)",
-    ]
+    agent_json = batches[0]
+    lines += ["", f"agent wall for {chats} JSON chats:     {agent_json.wall_s:.2f} s  (aim <= 2.5 s)"]
+    if len(batches) == 4:
+        _, django_json, agent_stream, django_stream = batches
+        ttft_gap_ms = (_p(django_stream.ttft_s, 0.5) - _p(agent_stream.ttft_s, 0.5)) * 1000
+        json_ratio = django_json.wall_s / agent_json.wall_s
+        stream_ratio = django_stream.wall_s / agent_stream.wall_s
+        lines += [
+            f"Django/agent wall ratio, JSON:      {json_ratio:.2f}x  (aim <= 1.25x)",
+            f"Django/agent wall ratio, streamed:  {stream_ratio:.2f}x  (aim <= 1.25x)",
+            f"TTFT p50, Django minus agent:       {ttft_gap_ms:+.0f} ms  (aim <= 250 ms)",
+        ]
+    lines.append(
+        f"errors:                             {sum(len(batch.errors) for batch in batches)}  (aim 0)"
+    )
     for batch in batches:
         for error in batch.errors[:3]:
             lines.append(f"  {batch.name}: {error}")
@@ -225,16 +268,20 @@ def main() -> int:
     parser.add_argument("--ttft-s", type=float, default=1.0)
     parser.add_argument("--tokens-per-s", type=float, default=20.0)
     parser.add_argument("--answer-tokens", type=int, default=20)
+    parser.add_argument(
+        "--only", choices=["all", "agent"], default="all", help="agent: the agent's batches alone, no Django"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="run the batches this many times in turn")
     args = parser.parse_args()
     profile = LLMProfile(ttft_s=args.ttft_s, tokens_per_s=args.tokens_per_s, answer_tokens=args.answer_tokens)
 
     with tempfile.TemporaryDirectory(prefix="chatsphere-bench-llm-") as tmp:
         state_dir = Path(tmp)
         logs = state_dir / "logs"
-        postgres = start_local_postgres(bindir=postgres_bindir())
+        postgres = start_local_postgres(bindir=postgres_bindir()) if args.only == "all" else None
         servers: list[Any] = []
         try:
-            database_url = recreate_database(postgres.url, "chatsphere_bench")
+            database_url = "" if postgres is None else recreate_database(postgres.url, "chatsphere_bench")
             llm = StandInLLM(profile=profile, log_dir=logs)
             servers.append(llm)
             env = stack_environment(database_url=database_url, state_dir=state_dir) | {
@@ -247,23 +294,35 @@ def main() -> int:
             agent = AgentServer(env=env, log_dir=logs)
             servers.append(agent)
             agent.start()
-            django = DjangoServer(env=env | {"AGENT_SERVICE_URL": agent.url}, log_dir=logs, workers=None)
-            servers.append(django)
-            django.start()
-            print(f"==> stand-in LLM, agent and Django (uvicorn, ASGI) are up; {args.chats} chats per batch")
-            batches = asyncio.run(
+            django_url = None
+            if args.only == "all":
+                django = DjangoServer(env=env | {"AGENT_SERVICE_URL": agent.url}, log_dir=logs, workers=None)
+                servers.append(django)
+                django.start()
+                django_url = django.url
+            print(
+                f"==> stand-in LLM, agent (pid {agent.pid}){'' if django_url is None else ' and Django'} "
+                f"are up; {args.chats} chats per batch",
+                flush=True,
+            )
+            rounds = asyncio.run(
                 _run(
                     chats=args.chats,
+                    rounds=args.rounds,
                     agent=agent,
-                    django_url=django.url,
+                    django_url=django_url,
                     agent_token=env["AGENT_SERVICE_TOKEN"],
                 )
             )
-            print(_report(batches, chats=args.chats, profile=profile))
+            for number, batches in enumerate(rounds, start=1):
+                if args.rounds > 1:
+                    print(f"\n--- round {number} of {args.rounds}")
+                print(_report(batches, chats=args.chats, profile=profile))
         finally:
             for server in reversed(servers):
                 server.stop()
-            postgres.stop()
+            if postgres is not None:
+                postgres.stop()
     return 0
 
 
