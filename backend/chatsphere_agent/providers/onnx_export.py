@@ -53,11 +53,11 @@ def ensure_onnx_model(*, model_dir: Path, cache_dir: Path, graph: OnnxGraph) -> 
     if graph == "quint8":
         int8 = cache_dir / f"{model_dir.name}-{digest}-quint8-avx2.onnx"
         if not int8.exists():
-            _atomically(int8, lambda tmp: _quantize_uint8(fp32, tmp))
+            _atomically(int8, lambda tmp: _quantize_uint8(fp32=fp32, target=tmp))
         return int8
     qint8 = cache_dir / f"{model_dir.name}-{digest}-qint8-reduced-avx2.onnx"
     if not qint8.exists():
-        _atomically(qint8, lambda tmp: _quantize_int8(fp32, tmp))
+        _atomically(qint8, lambda tmp: _quantize_int8(fp32=fp32, target=tmp))
     return qint8
 
 
@@ -134,7 +134,7 @@ def _export(model_dir: Path, target: Path) -> None:
         raw.unlink(missing_ok=True)
 
 
-def _quantize_uint8(fp32: Path, target: Path) -> None:
+def _quantize_uint8(*, fp32: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType
 
     # Optimum's AutoQuantizationConfig.avx2(is_static=False), what sentence-transformers'
@@ -144,7 +144,7 @@ def _quantize_uint8(fp32: Path, target: Path) -> None:
     _quantize_dynamic(source=fp32, target=target, weight_type=QuantType.QUInt8, reduce_range=False)
 
 
-def _quantize_int8(fp32: Path, target: Path) -> None:
+def _quantize_int8(*, fp32: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType
 
     # Signed weights select onnxruntime's u8s8 kernel, which on AVX2 does twice the multiply-adds of the u8u8
