@@ -1,13 +1,15 @@
 """The local model's backends side by side: raw speed on 1,000-character chunks and nDCG@10 on SciFact.
 
-    .venv/bin/python -m scripts.bench_embedding_backends [--chunks 128] [--backends torch,onnx,onnx-int8]
-        [--scifact ../shared/eval/scifact] [--other-papers N] [--no-quality]
+    .venv/bin/python -m scripts.bench_embedding_backends [--chunks 128] [--passes 3]
+        [--backends torch,onnx,onnx-int8,onnx-qint8] [--scifact ../shared/eval/scifact] [--other-papers N]
+        [--no-quality]
 
 In one process, each LOCAL_EMBEDDING_BACKEND's encoder as the agent builds it (the ONNX files exported
 from the shipped weights into var/models/ on the first run): chunks/s encoding synthetic
 ~1,000-character chunks (the product's CHUNK_SIZE) in calls of 32 and in calls of 4 (the default
 LOCAL_EMBEDDING_BATCH_SIZE, what ingestion does), a one-line query's latency, and the vectors' cosine
-to the first backend's. Then
+to the first backend's. The passes over the chunks take turns between the backends and each keeps its best,
+so a load that changes during the run (a shared machine) weighs on every backend alike. Then
 retrieval quality: every SciFact train query against the abstracts (title + " " + text, as MTEB embeds them),
 cosine top 10 by brute force, nDCG@10 over the qrels; no chunking, no BM25, no agent: the model alone.
 By default the whole corpus (5,183 abstracts); --other-papers N keeps the judged papers plus N others.
@@ -20,7 +22,6 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,18 +48,21 @@ from testsupport.stack import HARNESS_MODEL_CACHE_DIR  # noqa: E402
 CHUNK_CHARS = 1000
 INGEST_SLICE = 4
 QUERY = "What does the railway report say about the repair schedule?"
-BACKENDS: tuple[LocalEmbeddingBackend, ...] = ("torch", "onnx", "onnx-int8")
+BACKENDS: tuple[LocalEmbeddingBackend, ...] = ("torch", "onnx", "onnx-int8", "onnx-qint8")
 
 
-def chunks_per_second(encode: Callable[[list[str]], Vectors], chunks: list[str], size: int) -> float:
-    """The better of two passes over the chunks in calls of `size` (the machine may be shared)."""
-    best = float("inf")
-    for _ in range(2):
-        started = time.perf_counter()
-        for start in range(0, len(chunks), size):
-            encode(chunks[start : start + size])
-        best = min(best, time.perf_counter() - started)
-    return len(chunks) / best
+def chunks_per_second(
+    encoders: dict[LocalEmbeddingBackend, SentenceEncoder], *, chunks: list[str], size: int, passes: int
+) -> dict[LocalEmbeddingBackend, float]:
+    """Each encoder's best of `passes` passes over the chunks in calls of `size`, encoders taking turns."""
+    best = dict.fromkeys(encoders, float("inf"))
+    for _ in range(passes):
+        for backend, encoder in encoders.items():
+            started = time.perf_counter()
+            for start in range(0, len(chunks), size):
+                encoder.encode(chunks[start : start + size])
+            best[backend] = min(best[backend], time.perf_counter() - started)
+    return {backend: len(chunks) / seconds for backend, seconds in best.items()}
 
 
 def query_ms(encoder: SentenceEncoder) -> float:
@@ -94,6 +98,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--chunks", type=int, default=128)
+    parser.add_argument("--passes", type=int, default=3, help="passes per backend and call size; best kept")
     parser.add_argument("--backends", type=lambda text: text.split(","), default=list(BACKENDS))
     parser.add_argument("--scifact", type=Path, default=REPO_ROOT.parent / "shared" / "eval" / "scifact")
     parser.add_argument("--other-papers", type=int, default=None)
@@ -121,29 +126,27 @@ def main() -> None:
         f"{'query ms':>8} {'min cos':>8} {'nDCG@10':>8}"
     )
     print(header, flush=True)
-    reference: Vectors | None = None
-    torch_rate: float | None = None
+    encoders: dict[LocalEmbeddingBackend, SentenceEncoder] = {}
+    load_seconds: dict[LocalEmbeddingBackend, float] = {}
     for backend in args.backends:
         started = time.perf_counter()
-        encoder = build_encoder(backend, model_dir=bundled_model_dir(), cache_dir=HARNESS_MODEL_CACHE_DIR)
-        load_seconds = time.perf_counter() - started
-        encoder.encode(chunks[:8])  # warm-up
-        batch_rate = chunks_per_second(encoder.encode, chunks, 32)
-        slice_rate = chunks_per_second(encoder.encode, chunks, INGEST_SLICE)
-        vectors = encode_all(encoder, chunks)
-        if reference is None:
-            reference = vectors
-        if backend == "torch":
-            torch_rate = slice_rate
-        cosine = float(np.min(np.sum(vectors * reference, axis=1)))
+        encoders[backend] = build_encoder(
+            backend, model_dir=bundled_model_dir(), cache_dir=HARNESS_MODEL_CACHE_DIR
+        )
+        load_seconds[backend] = time.perf_counter() - started
+        encoders[backend].encode(chunks[:8])  # warm-up
+    batch_rates = chunks_per_second(encoders, chunks=chunks, size=32, passes=args.passes)
+    slice_rates = chunks_per_second(encoders, chunks=chunks, size=INGEST_SLICE, passes=args.passes)
+    reference = encode_all(encoders[args.backends[0]], chunks)
+    for backend, encoder in encoders.items():
+        cosine = float(np.min(np.sum(encode_all(encoder, chunks) * reference, axis=1)))
         ndcg = f"{scifact_ndcg(encoder, dataset):.4f}" if dataset is not None else "-"
-        speedup = f"{slice_rate / torch_rate:.2f}" if torch_rate else "-"
+        speedup = f"{slice_rates[backend] / slice_rates['torch']:.2f}" if "torch" in slice_rates else "-"
         print(
-            f"{backend:<10} {load_seconds:>7.1f} {batch_rate:>12.1f} {slice_rate:>11.1f} {speedup:>10} "
-            f"{query_ms(encoder):>8.1f} {cosine:>8.5f} {ndcg:>8}",
+            f"{backend:<10} {load_seconds[backend]:>7.1f} {batch_rates[backend]:>12.1f} "
+            f"{slice_rates[backend]:>11.1f} {speedup:>10} {query_ms(encoder):>8.1f} {cosine:>8.5f} {ndcg:>8}",
             flush=True,
         )
-        del encoder
     print(f"load average {os.getloadavg()[0]:.1f} at the end; min cos is against the first backend listed")
 
 

@@ -26,7 +26,7 @@ EmbeddingsProviderName = Literal["gemini", "local"]
 VectorStoreName = Literal["pinecone", "chroma"]
 LlmProviderName = Literal["gemini", "openai", "extractive"]
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
-LocalEmbeddingBackend = Literal["torch", "onnx", "onnx-int8"]
+LocalEmbeddingBackend = Literal["torch", "onnx", "onnx-int8", "onnx-qint8"]
 # Chosen by speed and SciFact nDCG@10 (scripts/bench_embedding_backends.py, docs/benchmarks.md).
 DEFAULT_LOCAL_EMBEDDING_BACKEND: LocalEmbeddingBackend = "onnx"
 

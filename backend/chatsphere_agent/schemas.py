@@ -24,7 +24,8 @@ MAX_CHUNK_INDEX = 9_999_999
 MAX_CHUNK_CHARS = 20_000
 MAX_MESSAGE_CHARS = 8_000
 MAX_HISTORY_TURNS = 50
-MAX_SEARCH_TOP_K = 50
+# Deep enough for recall@100 (`make eval`); a hybrid search ranks max(top_k, its candidates) of each list.
+MAX_SEARCH_TOP_K = 100
 MAX_DOCUMENT_NAME_CHARS = 255
 
 # "Has a character that is not whitespace", spelled so that the schema's readers (ECMA-262 regexes, as JSON
@@ -149,7 +150,9 @@ class ChatResponse(BaseModel):
 class SearchRequest(_Strict):
     bot_id: UUID
     query: MessageText
-    top_k: Annotated[int, Interval(ge=1, le=MAX_SEARCH_TOP_K), _only_json_numbers] = 10
+    top_k: Annotated[int, Interval(ge=1, le=MAX_SEARCH_TOP_K), _only_json_numbers] = Field(
+        default=10, description=f"How many chunks to return, best first: 1 to {MAX_SEARCH_TOP_K}."
+    )
     mode: RetrievalMode | None = Field(
         default=None,
         description="dense, lexical (BM25) or hybrid (both, fused); omitted: the agent's default.",

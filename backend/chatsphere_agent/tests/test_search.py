@@ -75,6 +75,14 @@ def test_top_k_limits_and_defaults_to_the_settings_mode(client: TestClient) -> N
     assert len(answer.json()["results"]) == 3
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_top_k_goes_up_to_100(client: TestClient, mode: str) -> None:
+    # Deeper than the former limit of 50, as recall@100 needs (scripts/eval_retrieval.py).
+    stored = store(client, chunks=[f"Walrus fact number {i}." for i in range(120)])
+
+    assert len(search(client, stored["bot_id"], "walrus fact", mode, top_k=100)["results"]) == 100
+
+
 def test_an_unknown_bot_has_no_results(client: TestClient) -> None:
     for mode in MODES:
         assert texts(client, str(uuid.uuid4()), "anything at all", mode) == []
@@ -84,7 +92,7 @@ def test_an_unknown_bot_has_no_results(client: TestClient) -> None:
     "change",
     [
         {"top_k": 0},
-        {"top_k": 51},
+        {"top_k": 101},
         {"top_k": "5"},
         {"mode": "fuzzy"},
         {"query": " "},

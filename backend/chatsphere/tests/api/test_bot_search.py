@@ -29,6 +29,24 @@ def test_owner_searches_the_bots_chunks_with_scores_and_document_names(api, user
     assert agent.chat_requests == []  # no language model
 
 
+def test_top_k_goes_up_to_100_and_the_schema_says_so(api, user, agent):
+    bot = BotFactory.create(owner=user)
+    notes = DocumentFactory.create(bot=bot, name="walrus.md")
+    agent.call_embed_and_store(
+        bot_id=bot.id, document_id=notes.id, chunks=[f"Walrus fact {i}." for i in range(120)]
+    )
+
+    answer = api.post(f"/api/bots/{bot.id}/search/", {"query": "walrus", "top_k": 100}, format="json")
+
+    assert answer.status_code == 200, answer.content
+    assert len(answer.json()["results"]) == 100
+    schema = api.get("/api/schema/?format=json").json()
+    body = schema["paths"]["/api/bots/{id}/search/"]["post"]["requestBody"]["content"]["application/json"]
+    top_k = schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]["properties"]["top_k"]
+    assert top_k["maximum"] == 100
+    assert "1 to 100" in top_k["description"]
+
+
 def test_another_users_bot_is_404(other_api, user, agent):
     bot = BotFactory.create(owner=user)
     assert_error(other_api.post(f"/api/bots/{bot.id}/search/", {"query": "x"}, format="json"), 404)
@@ -38,7 +56,7 @@ def test_another_users_bot_is_404(other_api, user, agent):
     ("payload", "field"),
     [
         ({"query": ""}, "query"),
-        ({"query": "x", "top_k": 51}, "top_k"),
+        ({"query": "x", "top_k": 101}, "top_k"),
         ({"query": "x", "top_k": "5"}, "top_k"),
         ({"query": "x", "top_k": True}, "top_k"),
         ({"query": "x", "mode": "fuzzy"}, "mode"),
