@@ -27,6 +27,8 @@ from chatsphere_agent.providers.base import QUANTIZED_SPACE_SUFFIX, ProviderErro
 from chatsphere_agent.providers.embedding_scheduler import QueryFirstScheduler
 
 if TYPE_CHECKING:
+    import onnxruntime
+
     from chatsphere_agent.config import AgentSettings, LocalEmbeddingBackend
     from chatsphere_agent.providers.onnx_export import OnnxGraph
 
@@ -45,6 +47,8 @@ _GRAPHS: dict[LocalEmbeddingBackend, OnnxGraph] = {
     "onnx-int8": "quint8",
     "onnx-qint8": "qint8",
 }
+# The longest text (in tokens, padding included) of a call that runs on one thread: queries, not chunks.
+SHORT_TEXT_TOKENS = 64
 _T = TypeVar("_T")
 Vectors = npt.NDArray[np.float32]
 
@@ -104,7 +108,6 @@ class OnnxEncoder:
     """
 
     def __init__(self, *, model_dir: Path, model_file: Path, one_text_per_run: bool) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
         pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
@@ -119,16 +122,14 @@ class OnnxEncoder:
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length)
         self._tokenizer.enable_padding()  # to the longest text of the call, as sentence-transformers pads
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # One thread per call. onnxruntime's default pool has a thread per core that spins between calls:
-        # on the agent's 2-core hosts it took the core the event loop (and Django, the LLM client) needed,
-        # for no speed-up on a query of a dozen tokens: 100 chats at once against the stand-in LLM spent
-        # ~6 ms less CPU per chat and ~0.6 s less wall with one thread (measured for issue 20).
-        options.intra_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(
-            str(model_file), options, providers=["CPUExecutionProvider"]
-        )
+        # Two sessions of the one graph, by the length of a call's texts. Queries (a dozen tokens) run on one
+        # thread: onnxruntime's default pool has a thread per core that spins between calls, and on the
+        # agent's 2-core hosts it took the core the event loop needed, for no speed-up on a short text (100
+        # chats at once against the stand-in LLM: ~6 ms less agent CPU per chat, ~0.6 s less wall). Chunks
+        # run on the default pool: one thread halved ingestion's chunks/s on a quiet machine (17.7 vs 32.1
+        # in calls of 4 chunks of 1,000 characters). Measured in docs/benchmarks.md.
+        self._short_session = _onnx_session(model_file, threads=1)
+        self._session = _onnx_session(model_file, threads=0)  # 0: onnxruntime's default, a thread per core
         self._one_text_per_run = one_text_per_run
 
     def encode(self, texts: list[str]) -> Vectors:
@@ -141,7 +142,8 @@ class OnnxEncoder:
         input_ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
         mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
         type_ids = np.array([encoding.type_ids for encoding in encodings], dtype=np.int64)
-        (hidden,) = self._session.run(
+        session = self._short_session if input_ids.shape[1] <= SHORT_TEXT_TOKENS else self._session
+        (hidden,) = session.run(
             None, {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": type_ids}
         )
         weights = mask[:, :, None].astype(np.float32)
@@ -151,6 +153,15 @@ class OnnxEncoder:
         norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         vectors: Vectors = (pooled / norms).astype(np.float32)
         return vectors
+
+
+def _onnx_session(model_file: Path, *, threads: int) -> onnxruntime.InferenceSession:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
 
 def build_encoder(

@@ -10,7 +10,7 @@ import pytest
 
 from chatsphere_agent.config import LocalEmbeddingBackend
 from chatsphere_agent.providers import onnx_export
-from chatsphere_agent.providers.local_embeddings import LocalEmbeddings, bundled_model_dir
+from chatsphere_agent.providers.local_embeddings import SHORT_TEXT_TOKENS, LocalEmbeddings, bundled_model_dir
 from chatsphere_agent.tests.conftest import SettingsFactory
 
 BACKENDS: tuple[LocalEmbeddingBackend, ...] = ("torch", "onnx", "onnx-int8", "onnx-qint8")
@@ -85,6 +85,18 @@ def test_a_text_gets_the_same_vector_alone_or_in_a_padded_batch(backend_embeddin
     batched = backend_embeddings.embed_documents(PASSAGES)[0]
 
     assert cosine(alone, batched) > 0.9999
+
+
+def test_a_query_gets_the_same_vector_on_the_short_texts_thread_as_beside_a_chunk(
+    backend_embeddings: LocalEmbeddings,
+) -> None:
+    # A call of short texts runs on a one-thread session of the graph, a call with a chunk on the pooled one.
+    chunk = " ".join(PASSAGES) * 4
+    assert len(chunk.split()) > SHORT_TEXT_TOKENS
+    alone = backend_embeddings.embed_documents(["What do penguins eat?"])[0]
+    beside_a_chunk = backend_embeddings.embed_documents(["What do penguins eat?", chunk])[0]
+
+    assert cosine(alone, beside_a_chunk) > 0.9999
 
 
 def test_each_backend_agrees_with_torch_as_its_space_says(
