@@ -147,17 +147,11 @@ def test_a_deletion_at_any_moment_of_an_ingestion_leaves_nothing_in_either_index
     }
 
 
-def test_an_agent_killed_while_storing_a_batch_is_waited_for_and_the_document_ends_whole(
-    account: Account,
-    worker: ServerProcess,
-    agent: AgentServer,
-    django_env: dict[str, str],
-    checkpoints: Checkpoints,
-):
-    """Must hold: the agent SIGKILLed between a batch's vector and lexical writes, then restarted: Chroma and
-    the FTS5 file open, and the document ends READY with every chunk in both indexes (the worker waits for
-    the agent and sends the document again); before, it ended ERROR with half of it in the vector store."""
-    bot_id = create_bot(account.client)
+def _kill_the_agent_between_batch_twos_writes(
+    account: Account, agent: AgentServer, checkpoints: Checkpoints, bot_id: str
+) -> str:
+    """Upload a two-batch document and SIGKILL the agent once batch 2's vectors are stored, before its
+    lexical rows; returns the document's id."""
     hold = checkpoints.hold("lexical", bot_id, EMBED_BATCH_CHUNKS)
     try:
         document_id = _upload(
@@ -170,6 +164,21 @@ def test_an_agent_killed_while_storing_a_batch_is_waited_for_and_the_document_en
         agent.kill()
     finally:
         hold.unlink(missing_ok=True)
+    return document_id
+
+
+def test_an_agent_killed_while_storing_a_batch_is_waited_for_and_the_document_ends_whole(
+    account: Account,
+    worker: ServerProcess,
+    agent: AgentServer,
+    django_env: dict[str, str],
+    checkpoints: Checkpoints,
+):
+    """Must hold: the agent SIGKILLed between a batch's vector and lexical writes, then restarted: Chroma and
+    the FTS5 file open, and the document ends READY with every chunk in both indexes (the worker waits for
+    the agent and sends the document again); before, it ended ERROR with half of it in the vector store."""
+    bot_id = create_bot(account.client)
+    document_id = _kill_the_agent_between_batch_twos_writes(account, agent, checkpoints, bot_id)
     agent.start()
 
     final = wait_for_document(account.client, document_id, timeout_s=EVENT_TIMEOUT_S)
@@ -222,18 +231,7 @@ def test_an_agent_killed_mid_ingestion_and_down_past_the_wait_leaves_the_error_d
     indexes. Before, batch 1 stayed in both, searchable in chats, and index_check saw nothing wrong."""
     sole_worker({"INGEST_AGENT_WAIT_SECONDS": str(INGEST_AGENT_WAIT_S)})
     bot_id = create_bot(account.client)
-    hold = checkpoints.hold("lexical", bot_id, EMBED_BATCH_CHUNKS)
-    try:
-        document_id = _upload(
-            account.client,
-            bot_id=bot_id,
-            name="ledger.txt",
-            content=_long_text("Halvorsen", chunks=EMBED_BATCH_CHUNKS + 8),
-        )
-        checkpoints.wait_for("lexical", bot_id, EMBED_BATCH_CHUNKS)
-        agent.kill()
-    finally:
-        hold.unlink(missing_ok=True)
+    document_id = _kill_the_agent_between_batch_twos_writes(account, agent, checkpoints, bot_id)
     failed = wait_for_document(account.client, document_id, timeout_s=EVENT_TIMEOUT_S)
     agent.start()
     token = django_env["AGENT_SERVICE_TOKEN"]
