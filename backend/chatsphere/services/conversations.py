@@ -153,8 +153,8 @@ async def conversation_reply_stream(*, turn: ChatTurn) -> AsyncIterator[ChatEven
     events = await get_agent().open_chat_stream(call=turn.call)
     queue: asyncio.Queue[ChatEvent | None] = asyncio.Queue()
     queue.put_nowait(ChatEvent("user_message", message_json(turn.user_message)))
-    # A context of its own: the request's one (asgiref's per-request executors) ends with the request,
-    # and the relay must outlive a client that leaves.
+    # A context of its own: the relay must outlive a client that leaves, so it carries none of the
+    # request's context (asgiref's per-request state, which ends with the request).
     relay = asyncio.create_task(_relay(turn=turn, events=events, queue=queue), context=contextvars.Context())
     _RELAYS.add(relay)
     relay.add_done_callback(_RELAYS.discard)
