@@ -229,18 +229,20 @@ class HttpAgentClient:
             raise _protocol_error("/bots/{id}/index", exc) from exc
 
     def call_delete_document(self, *, bot_id: UUID, document_id: UUID) -> int:
-        body = self._request("DELETE", f"/documents/{document_id}", params={"bot_id": str(bot_id)})
-        try:
-            return int(body["deleted_vector_count"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _protocol_error("/documents/{id}", exc) from exc
+        return self._drop_document(f"/documents/{document_id}", "/documents/{id}", bot_id=bot_id)
 
     def call_purge_document(self, *, bot_id: UUID, document_id: UUID) -> int:
-        body = self._request("DELETE", f"/documents/{document_id}/chunks", params={"bot_id": str(bot_id)})
+        return self._drop_document(
+            f"/documents/{document_id}/chunks", "/documents/{id}/chunks", bot_id=bot_id
+        )
+
+    def _drop_document(self, path: str, route: str, *, bot_id: UUID) -> int:
+        """A DELETE of a document's chunks at `path` (the agent's `route`); how many vectors it dropped."""
+        body = self._request("DELETE", path, params={"bot_id": str(bot_id)})
         try:
             return int(body["deleted_vector_count"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise _protocol_error("/documents/{id}/chunks", exc) from exc
+            raise _protocol_error(route, exc) from exc
 
     def call_delete_bot(self, *, bot_id: UUID) -> bool:
         body = self._request("DELETE", f"/bots/{bot_id}")
