@@ -15,6 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -125,19 +126,13 @@ def test_a_deletion_at_any_moment_of_an_ingestion_leaves_nothing_in_either_index
     batch was written after the worker's sweep)."""
     bot_id = create_bot(account.client)
     finished = worker.log().count(" succeeded in ")
-    hold = checkpoints.hold(point, bot_id, first_chunk_index)
-    try:
-        document_id = _upload(
-            account.client, bot_id=bot_id, name="ledger.txt", content=_long_text("Halvorsen", chunks=CHUNKS)
-        )
-        checkpoints.wait_for(point, bot_id, first_chunk_index)
-
+    with _ledger_held_at(
+        account, checkpoints, bot_id=bot_id, point=point, chunk_index=first_chunk_index, chunks=CHUNKS
+    ) as document_id:
         target = f"/documents/{document_id}/" if deleted == "document" else f"/bots/{bot_id}/"
         assert account.client.delete(target).status_code == 204
         proxy.heal()  # cuts every open connection: the worker stops waiting for the held batch
         wait_for_tasks(worker, finished + 1)
-    finally:
-        hold.unlink(missing_ok=True)  # never leave the session's agent held
     checkpoints.wait_for("settled", bot_id, first_chunk_index)
 
     assert agent_index(agent, django_env["AGENT_SERVICE_TOKEN"], bot_id) == {
@@ -147,24 +142,22 @@ def test_a_deletion_at_any_moment_of_an_ingestion_leaves_nothing_in_either_index
     }
 
 
-def _kill_the_agent_between_batch_twos_writes(
-    account: Account, agent: AgentServer, checkpoints: Checkpoints, bot_id: str
-) -> str:
-    """Upload a two-batch document and SIGKILL the agent once batch 2's vectors are stored, before its
-    lexical rows; returns the document's id."""
-    hold = checkpoints.hold("lexical", bot_id, EMBED_BATCH_CHUNKS)
+@contextmanager
+def _ledger_held_at(
+    account: Account, checkpoints: Checkpoints, *, bot_id: str, point: str, chunk_index: int, chunks: int
+) -> Iterator[str]:
+    """Upload a ledger of about `chunks` chunks and hold the agent at `point` of the batch starting at
+    `chunk_index` for the block, which gets the document's id; the hold is lifted however the block ends
+    (never leave the session's agent held)."""
+    hold = checkpoints.hold(point, bot_id, chunk_index)
     try:
         document_id = _upload(
-            account.client,
-            bot_id=bot_id,
-            name="ledger.txt",
-            content=_long_text("Halvorsen", chunks=EMBED_BATCH_CHUNKS + 8),
+            account.client, bot_id=bot_id, name="ledger.txt", content=_long_text("Halvorsen", chunks=chunks)
         )
-        checkpoints.wait_for("lexical", bot_id, EMBED_BATCH_CHUNKS)
-        agent.kill()
+        checkpoints.wait_for(point, bot_id, chunk_index)
+        yield document_id
     finally:
         hold.unlink(missing_ok=True)
-    return document_id
 
 
 def test_an_agent_killed_while_storing_a_batch_is_waited_for_and_the_document_ends_whole(
@@ -178,7 +171,15 @@ def test_an_agent_killed_while_storing_a_batch_is_waited_for_and_the_document_en
     the FTS5 file open, and the document ends READY with every chunk in both indexes (the worker waits for
     the agent and sends the document again); before, it ended ERROR with half of it in the vector store."""
     bot_id = create_bot(account.client)
-    document_id = _kill_the_agent_between_batch_twos_writes(account, agent, checkpoints, bot_id)
+    with _ledger_held_at(
+        account,
+        checkpoints,
+        bot_id=bot_id,
+        point="lexical",
+        chunk_index=EMBED_BATCH_CHUNKS,
+        chunks=EMBED_BATCH_CHUNKS + 8,
+    ) as document_id:
+        agent.kill()
     agent.start()
 
     final = wait_for_document(account.client, document_id, timeout_s=EVENT_TIMEOUT_S)
@@ -231,7 +232,15 @@ def test_an_agent_killed_mid_ingestion_and_down_past_the_wait_leaves_the_error_d
     indexes. Before, batch 1 stayed in both, searchable in chats, and index_check saw nothing wrong."""
     sole_worker({"INGEST_AGENT_WAIT_SECONDS": str(INGEST_AGENT_WAIT_S)})
     bot_id = create_bot(account.client)
-    document_id = _kill_the_agent_between_batch_twos_writes(account, agent, checkpoints, bot_id)
+    with _ledger_held_at(
+        account,
+        checkpoints,
+        bot_id=bot_id,
+        point="lexical",
+        chunk_index=EMBED_BATCH_CHUNKS,
+        chunks=EMBED_BATCH_CHUNKS + 8,
+    ) as document_id:
+        agent.kill()
     failed = wait_for_document(account.client, document_id, timeout_s=EVENT_TIMEOUT_S)
     agent.start()
     token = django_env["AGENT_SERVICE_TOKEN"]
@@ -268,19 +277,16 @@ def test_a_batch_timing_out_after_one_landed_ends_error_purged_and_its_late_writ
     )
     token = django_env["AGENT_SERVICE_TOKEN"]
     bot_id = create_bot(account.client)
-    hold = checkpoints.hold("vectors", bot_id, EMBED_BATCH_CHUNKS)
-    try:
-        document_id = _upload(
-            account.client,
-            bot_id=bot_id,
-            name="ledger.txt",
-            content=_long_text("Halvorsen", chunks=EMBED_BATCH_CHUNKS + 8),
-        )
-        checkpoints.wait_for("vectors", bot_id, EMBED_BATCH_CHUNKS)
+    with _ledger_held_at(
+        account,
+        checkpoints,
+        bot_id=bot_id,
+        point="vectors",
+        chunk_index=EMBED_BATCH_CHUNKS,
+        chunks=EMBED_BATCH_CHUNKS + 8,
+    ) as document_id:
         failed = wait_for_document(account.client, document_id, timeout_s=EVENT_TIMEOUT_S)
         purged = _index_once_empty(agent, token, bot_id)  # the purge follows the ERROR status
-    finally:
-        hold.unlink(missing_ok=True)
     checkpoints.wait_for("settled", bot_id, EMBED_BATCH_CHUNKS)
     late = agent_index(agent, token, bot_id)
 
