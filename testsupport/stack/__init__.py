@@ -58,7 +58,6 @@ def stack_environment(*, database_url: str, state_dir: Path) -> dict[str, str]:
     """
     inherited = {name: os.environ[name] for name in _INHERITED if name in os.environ}
     return inherited | {
-        "PYTHONDONTWRITEBYTECODE": "1",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False",
