@@ -15,19 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
 
-import openpyxl
-import trafilatura
 from django.conf import settings
-from docx import Document as DocxDocument
-from docx.opc.exceptions import OpcError
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-from pptx import Presentation
-from pptx.exc import PackageNotFoundError
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
-from trafilatura.settings import Document as ExtractedPage
 
 from chatsphere.services.exceptions import DocumentContentError, UnsupportedFileTypeError
+
+# The parsers and the splitter are imported by the functions that use them: every Django process imports
+# this module (the upload views), and loading them all took ~1 s of each web worker's and manage.py's start.
 
 
 class DocumentKind(enum.Enum):
@@ -119,6 +112,9 @@ def html_text(data: bytes | str, *, url: str | None = None) -> HtmlText:
 
     The caller bounds the input's size (MAX_UPLOAD_BYTES, WEB_FETCH_MAX_BYTES); the text is bounded here.
     """
+    import trafilatura
+    from trafilatura.settings import Document as ExtractedPage
+
     # Precision, not recall: on a short page the recall fallback keeps the navigation's links as text.
     extracted = trafilatura.bare_extraction(
         data, url=url, with_metadata=True, include_comments=False, include_tables=True, favor_precision=True
@@ -132,6 +128,8 @@ def html_text(data: bytes | str, *, url: str | None = None) -> HtmlText:
 
 def split_text(text: str) -> list[str]:
     """Overlapping chunks of CHUNK_SIZE characters, never blank (the agent refuses blank chunks)."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=settings.CHUNK_SIZE, chunk_overlap=settings.CHUNK_OVERLAP
     )
@@ -213,6 +211,8 @@ def _csv_text(text: str) -> str:
 
 
 def _xlsx_text(data: bytes) -> str:
+    import openpyxl
+
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
@@ -229,6 +229,9 @@ def _xlsx_text(data: bytes) -> str:
 
 
 def _pptx_text(data: bytes) -> str:
+    from pptx import Presentation
+    from pptx.exc import PackageNotFoundError
+
     try:
         presentation = Presentation(io.BytesIO(data))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
@@ -258,6 +261,9 @@ def _pptx_text(data: bytes) -> str:
 
 
 def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -284,6 +290,9 @@ def _pdf_text(data: bytes) -> str:
 
 
 def _docx_text(data: bytes) -> str:
+    from docx import Document as DocxDocument
+    from docx.opc.exceptions import OpcError
+
     try:
         document = DocxDocument(io.BytesIO(data))
     except (zipfile.BadZipFile, OpcError, KeyError, ValueError) as exc:
