@@ -83,7 +83,7 @@ class AgentSettings(BaseSettings):
     lexical_title_weight: float = Field(default=1.0, ge=0.0, le=10.0)
     provider_max_retries: int = Field(default=3, ge=0, le=10)
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
-    # First retry delay for Gemini/Pinecone 429/5xx/timeouts; doubles per attempt, capped at 8x.
+    # First retry delay of provider calls (429/5xx/timeouts); doubles per attempt, capped at 8x.
     provider_retry_backoff_seconds: float = Field(default=0.5, gt=0, le=10)
     # The local model encodes a document this many chunks per call (its best throughput), and only the
     # short batch per call while chats are being served, i.e. until LOCAL_EMBEDDING_QUIET_SLICES calls in a

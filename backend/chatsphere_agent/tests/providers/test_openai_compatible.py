@@ -1,19 +1,20 @@
-"""The OpenAI-compatible chat model against a fake server at the HTTP boundary (httpx.MockTransport)."""
+"""The OpenAI-compatible chat model against a fake server at the HTTP boundary (httpx.MockTransport), and
+once over its production transport against testsupport's stand-in LLM."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from langchain_openai import ChatOpenAI
-from pydantic import SecretStr
 
-from chatsphere_agent.providers.base import AnswerRequest, ProviderError, RetrievedChunk
+from chatsphere_agent.providers.base import AnswerRequest, HistoryTurn, ProviderError, RetrievedChunk
 from chatsphere_agent.providers.openai_compatible import OpenAICompatibleChatModel
 from chatsphere_agent.tests.fakes import answer_now, stream_now
+from testsupport.standin_llm import LLMProfile, StandInLLM
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -29,15 +30,16 @@ def completion(text: str) -> dict[str, Any]:
     }
 
 
-def model_behind(handler: Handler) -> OpenAICompatibleChatModel:
-    chat_model = ChatOpenAI(
-        model_name="llama3.2",
-        openai_api_base="http://llm.test/v1",
-        openai_api_key=SecretStr("k"),
-        max_retries=0,
-        http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+def model_behind(handler: Handler, *, max_retries: int = 0) -> OpenAICompatibleChatModel:
+    return OpenAICompatibleChatModel(
+        base_url="http://llm.test/v1",
+        api_key="k",
+        default_model="llama3.2",
+        timeout_seconds=5.0,
+        max_retries=max_retries,
+        backoff_seconds=0.01,
+        transport=lambda: httpx.MockTransport(handler),
     )
-    return OpenAICompatibleChatModel(chat_model=chat_model, default_model="llama3.2")
 
 
 def ask(chat_model: OpenAICompatibleChatModel, **overrides: Any) -> str:
@@ -55,16 +57,39 @@ def ask(chat_model: OpenAICompatibleChatModel, **overrides: Any) -> str:
 
 
 def test_sends_the_shared_prompt_and_the_default_model() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=completion("  4.2 m.  "))
+
+    assert ask(model_behind(handler)) == "llama3.2|4.2 m."
+    assert str(sent[0].url) == "http://llm.test/v1/chat/completions"
+    assert sent[0].headers["Authorization"] == "Bearer k"
+    body = json.loads(sent[0].content)
+    assert (body["model"], body["stream"]) == ("llama3.2", False)
+    assert "temperature" not in body
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    assert "It is 4.2 m wide." in body["messages"][0]["content"]
+
+
+def test_history_goes_out_as_user_and_assistant_turns_before_the_question() -> None:
     sent: list[dict[str, Any]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(json.loads(request.content))
-        return httpx.Response(200, json=completion("  4.2 m.  "))
+        return httpx.Response(200, json=completion("ok"))
 
-    assert ask(model_behind(handler)) == "llama3.2|4.2 m."
-    assert sent[0]["model"] == "llama3.2"
-    assert [m["role"] for m in sent[0]["messages"]] == ["system", "user"]
-    assert "It is 4.2 m wide." in sent[0]["messages"][0]["content"]
+    ask(
+        model_behind(handler),
+        history=[HistoryTurn(role="user", content="Hi"), HistoryTurn(role="assistant", content="Hello!")],
+    )
+
+    assert [(m["role"], m["content"]) for m in sent[0]["messages"][1:3]] == [
+        ("user", "Hi"),
+        ("assistant", "Hello!"),
+    ]
+    assert sent[0]["messages"][-1]["role"] == "user"
 
 
 def test_a_request_may_pick_its_own_model_and_temperature_on_the_same_client() -> None:
@@ -160,3 +185,94 @@ def test_a_stream_that_fails_is_a_provider_error() -> None:
         stream_now(model_behind(handler), AnswerRequest(question="How wide?", context=[]))
 
     assert caught.value.retryable
+
+
+def test_a_retryable_failure_is_tried_again_until_the_server_answers() -> None:
+    statuses = iter([503, 429, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = next(statuses)
+        return httpx.Response(status, json=completion("4.2 m.") if status == 200 else {"error": "busy"})
+
+    assert ask(model_behind(handler, max_retries=2)) == "llama3.2|4.2 m."
+
+
+def test_a_refused_request_is_not_tried_again() -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(400, json={"error": {"message": "bad model"}})
+
+    with pytest.raises(ProviderError) as raised:
+        ask(model_behind(handler, max_retries=3))
+
+    assert len(calls) == 1
+    assert "bad model" in str(raised.value)
+
+
+def test_a_reply_that_is_not_a_completion_is_unusable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"<html>proxy login</html>")
+
+    with pytest.raises(ProviderError) as raised:
+        ask(model_behind(handler))
+
+    assert raised.value.retryable is False
+
+
+def test_an_error_reported_mid_stream_is_a_provider_error() -> None:
+    body = sse_chunks("It is ")[: -len(b"data: [DONE]\n\n")] + b'data: {"error": {"message": "OOM"}}\n\n'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    with pytest.raises(ProviderError) as raised:
+        stream_now(model_behind(handler), AnswerRequest(question="How wide?", context=[]))
+
+    assert "OOM" in str(raised.value)
+    assert raised.value.retryable is False
+
+
+def test_a_stream_the_server_drops_midway_is_unavailable() -> None:
+    async def dropped() -> AsyncIterator[bytes]:
+        yield sse_chunks("It is ")[: -len(b"data: [DONE]\n\n")]
+        raise httpx.ReadError("connection reset by peer")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=dropped(), headers={"content-type": "text/event-stream"})
+
+    with pytest.raises(ProviderError) as raised:
+        stream_now(model_behind(handler), AnswerRequest(question="How wide?", context=[]))
+
+    assert raised.value.retryable is True
+
+
+@pytest.fixture(scope="module")
+def standin_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandInLLM]:
+    llm = StandInLLM(
+        profile=LLMProfile(ttft_s=0.05, tokens_per_s=200.0, answer_tokens=5),
+        log_dir=Path(tmp_path_factory.mktemp("standin")),
+    )
+    yield llm
+    llm.stop()
+
+
+@pytest.mark.slow
+def test_over_the_production_transport_both_calls_reach_a_real_server(standin_llm: StandInLLM) -> None:
+    model = OpenAICompatibleChatModel(
+        base_url=standin_llm.base_url,
+        api_key="k",
+        default_model="standin",
+        timeout_seconds=10.0,
+        max_retries=0,
+        backoff_seconds=0.01,
+    )
+    request = AnswerRequest(question="How wide?", context=[])
+
+    answer = answer_now(model, request)
+    deltas = stream_now(model, request)
+
+    assert answer.text
+    assert len(deltas) == 5
+    assert "".join(delta.text for delta in deltas).strip() == answer.text
