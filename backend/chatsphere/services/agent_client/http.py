@@ -394,6 +394,7 @@ async def _stream_events(response: httpx.Response, *, deadline: float) -> AsyncI
                 finished = event.final
                 yield event
                 if finished:
+                    await _read_to_the_end(lines, deadline=deadline)
                     return
                 name, data = "", ""
     except httpx.TransportError as exc:
@@ -408,6 +409,17 @@ async def _stream_events(response: httpx.Response, *, deadline: float) -> AsyncI
         yield ChatEvent.failure(
             code=PUBLIC_FAILED, message="The AI service ended its answer early.", retryable=True
         )
+
+
+async def _read_to_the_end(lines: AsyncIterator[str], *, deadline: float) -> None:
+    """Read what follows the last event (the body's closing chunk): a connection whose response was read to
+    its end goes back to the pool, one closed halfway is dropped, and every chat opened a new one."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            async for _ in lines:
+                pass
+    except (TimeoutError, httpx.TransportError):
+        pass  # the answer is complete; the connection is closed instead of reused
 
 
 # What each event of the agent's stream must hold, checked before it is handed on.
