@@ -97,20 +97,24 @@ class OpenAICompatibleChatModel:
     async def stream(self, *, request: AnswerRequest) -> AsyncIterator[AnswerDelta]:
         response = await self._send(request, stream=True)
         answered_by = self._model(request)
-        produced = False
+        produced = done = False
         try:
             async for line in response.aiter_lines():
-                if not line.startswith(_DATA):
-                    continue  # blank separators, `:` comments, `event:` names
+                # After [DONE], read on to the body's end: a response read whole returns its connection to
+                # the pool, one closed halfway is dropped (as openai's SDK, which reads the rest too).
+                if done or not line.startswith(_DATA):
+                    continue  # also blank separators, `:` comments, `event:` names
                 data = line[len(_DATA) :].strip()
                 if data == _DONE:
-                    break
+                    done = True
+                    continue
                 text = _delta_text(data)
                 if text:
                     produced = True
                     yield AnswerDelta(text=text, model=answered_by)
         except httpx.TransportError as exc:
-            raise _unavailable(exc) from exc
+            if not done:
+                raise _unavailable(exc) from exc
         finally:
             await response.aclose()
         if not produced:

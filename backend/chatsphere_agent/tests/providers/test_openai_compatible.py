@@ -3,6 +3,7 @@ once over its production transport against testsupport's stand-in LLM."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from chatsphere_agent.providers.base import AnswerRequest, HistoryTurn, ProviderError, RetrievedChunk
 from chatsphere_agent.providers.openai_compatible import OpenAICompatibleChatModel
@@ -276,3 +278,46 @@ def test_over_the_production_transport_both_calls_reach_a_real_server(standin_ll
     assert answer.text
     assert len(deltas) == 5
     assert "".join(delta.text for delta in deltas).strip() == answer.text
+
+
+def test_streamed_answers_one_after_another_share_one_connection_to_the_server() -> None:
+    """Over the production transport: a stream closed at [DONE], before the body's end, cannot go back to the
+    pool, and each answer opened a new connection to the LLM server."""
+
+    async def run() -> list[int]:
+        client_ports: list[int] = []
+
+        async def completions(request: web.Request) -> web.StreamResponse:
+            client_ports.append(request.transport.get_extra_info("peername")[1])  # type: ignore[union-attr]
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            await response.write(sse_chunks("It is ", "4.2 m."))
+            await asyncio.sleep(0.05)  # the body's end comes after [DONE], as from a real server
+            await response.write_eof()
+            return response
+
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", completions)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        model = OpenAICompatibleChatModel(
+            base_url=f"http://127.0.0.1:{runner.addresses[0][1]}/v1",
+            api_key="k",
+            default_model="m",
+            timeout_seconds=5.0,
+            max_retries=0,
+            backoff_seconds=0.01,
+        )
+        try:
+            for _ in range(3):
+                request = AnswerRequest(question="How wide?", context=[])
+                assert [delta.text async for delta in model.stream(request=request)] == ["It is ", "4.2 m."]
+        finally:
+            await runner.cleanup()
+        return client_ports
+
+    client_ports = asyncio.run(run())
+
+    assert len(client_ports) == 3
+    assert len(set(client_ports)) == 1
