@@ -35,7 +35,8 @@ trap stop INT TERM EXIT
 
 (cd backend && ../.venv/bin/python manage.py migrate --noinput)
 
-(cd backend && exec ../.venv/bin/uvicorn chatsphere_agent.main:app --host 127.0.0.1 --port "$AGENT_PORT") &
+(cd backend && exec ../.venv/bin/uvicorn chatsphere_agent.main:app --host 127.0.0.1 --port "$AGENT_PORT" \
+  --timeout-keep-alive 75) &
 pids+=($!)
 bash scripts/serve_django.sh "127.0.0.1:${DJANGO_PORT}" &
 pids+=($!)

@@ -133,7 +133,7 @@ class AgentServer(_Server):
         if self.running():
             raise RuntimeError("the agent is already running")
         command = [str(BIN / "uvicorn"), "chatsphere_agent.main:app", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--no-access-log"]  # fmt: skip
+                   "--port", str(self.port), "--no-access-log", "--timeout-keep-alive", "75"]  # fmt: skip
         if self.workers is not None:
             command += ["--workers", str(self.workers)]
         self._process = ServerProcess(self.name, command, cwd=BACKEND, env=self._env, log_dir=self._log_dir)

@@ -72,6 +72,11 @@ class AgentGateway(Protocol):
         ...
 
 
+# How long an idle connection to the agent is kept. httpx's default (5 s) and uvicorn's (5 s) dropped the
+# pool between bursts of chats, and the next burst paid a new connection per chat; every launcher of the
+# agent keeps a connection 75 s (--timeout-keep-alive), longer, so it never closes one about to be reused.
+AGENT_KEEPALIVE_SECONDS = 60.0
+
 _agent: AgentGateway | None = None
 _agent_lock = threading.Lock()
 
@@ -88,7 +93,11 @@ def build_agent_from_settings() -> AgentGateway:
         ),
         total_timeout=settings.AGENT_TIMEOUT_SECONDS,
         stream_timeout=settings.AGENT_STREAM_TIMEOUT_SECONDS,
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=AGENT_KEEPALIVE_SECONDS,
+        ),
         batch_chunks=settings.AGENT_EMBED_BATCH_CHUNKS,
     )
 
