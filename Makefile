@@ -1,5 +1,5 @@
 # The two commands a new machine needs are `make run` and `make test`; everything else is a shortcut.
-.PHONY: run test demo bench bench-agent bench-llm eval load load-widget fuzz-deep lint format record-cassettes bootstrap
+.PHONY: run test demo bench bench-agent bench-llm bench-llm-clients eval load load-widget fuzz-deep lint format record-cassettes bootstrap
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -31,6 +31,10 @@ eval:
 # 100 simultaneous chats against the stand-in LLM (2 s per answer): through Django vs straight to the agent.
 bench-llm: bootstrap
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False .venv/bin/python scripts/bench_llm.py
+
+# CPU per streamed answer: the agent's OpenAI-compatible client against LangChain's and openai's (~1 min).
+bench-llm-clients: bootstrap
+	HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_llm_clients.py
 
 load: bootstrap
 	.venv-tox/bin/tox -e load
