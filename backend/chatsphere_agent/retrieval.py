@@ -9,6 +9,7 @@ fused score is divided by its maximum (first in every ranking), so it lies in (0
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from chatsphere_agent.config import AgentSettings, RetrievalMode
 
 ChunkKey = tuple[str, int]
+# The lexical legs of hybrid searches (chunks_search); a BM25 query is tens of milliseconds of SQLite.
+_LEXICAL_LEGS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lexical-leg")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +75,17 @@ def chunks_search(
     depth = max(top_k, fusion.candidates) if mode == "hybrid" else top_k
     dense: list[RetrievedChunk] = []
     lexical: list[RetrievedChunk] = []
+    lexical_leg: Future[list[RetrievedChunk]] | None = None
+    if lexical_index is not None and mode == "hybrid":
+        # BM25 on a thread of its own while this one embeds and asks the vector store: a hybrid search takes
+        # the longer of the two legs, not their sum (SQLite and the vector store release the GIL).
+        lexical_leg = _LEXICAL_LEGS.submit(lexical_index.query, bot_id=bot_id, text=query, top_k=depth)
     if mode != "lexical":
         found = vector_store.query(bot_id=bot_id, vector=embeddings.embed_query(query), top_k=depth)
         dense = sorted(found, key=lambda chunk: chunk.score, reverse=True)
-    if lexical_index is not None and mode != "dense":
+    if lexical_leg is not None:
+        lexical = lexical_leg.result()
+    elif lexical_index is not None and mode == "lexical":
         lexical = lexical_index.query(bot_id=bot_id, text=query, top_k=depth)
     dense_scores = {_key(chunk): chunk.score for chunk in dense}
     lexical_scores = {_key(chunk): chunk.score for chunk in lexical}

@@ -7,10 +7,17 @@ next call by priority:
 
   1. every query waiting (up to `max_query_batch`), encoded together in one call: concurrent chats share
      a forward pass instead of queueing behind each other;
-  2. otherwise the next slice of a document, documents taking turns slice by slice.
+  2. otherwise the next slice of documents, documents taking turns slice by slice.
 
 A query therefore waits at most for the one slice in progress; a document is never starved, because the
 queries of the moment are drained in a single call.
+
+A slice is filled from the documents waiting, in queue order: the first document's next chunks, then, if
+it has fewer left than the slice holds, the next document's, and so on. Small documents uploaded at once
+(a page, an abstract: one or two chunks each) share a forward pass instead of each paying a call of its own;
+each document's Future still gets exactly its own vectors, in order. A document that took part in a slice
+and has chunks left goes behind the others waiting. If a shared call fails, each document's part is run
+again alone, so only the document whose chunk breaks the model fails.
 
 How long a slice is adapts to the chats: a slice of `slice_size` chunks runs the model at its best
 throughput, but a query arriving meanwhile waits for all of it, and one-chunk calls cost ingestion about a
@@ -129,20 +136,57 @@ class QueryFirstScheduler:
             return self._short_slice_size
         return self._slice_size
 
-    def _encode_slice(self, document: _DocumentJob) -> None:
+    def _encode_slice(self, first: _DocumentJob) -> None:
         size = self._next_slice_size()
         self._slices_since_query += 1
-        try:
-            document.vectors.extend(self._encode_exactly(document.next_slice(size)))
-        except Exception as exc:  # the document's caller gets it; the worker lives on
-            document.result.set_exception(exc)
-            return
-        if len(document.vectors) >= len(document.texts):
-            document.result.set_result(document.vectors)
-            return
+        parts = [(first, first.next_slice(size))]
+        room = size - len(parts[0][1])
         with self._wakeup:
-            # Behind the other documents waiting: a short upload is not stuck behind a long one.
-            self._documents.append(document)
+            while room > 0 and self._documents:
+                document = self._documents.popleft()
+                part = document.next_slice(room)
+                parts.append((document, part))
+                room -= len(part)
+        try:
+            vectors = self._encode_exactly([text for _, part in parts for text in part])
+        except Exception as exc:
+            if len(parts) == 1:  # the document's caller gets it; the worker lives on
+                parts[0][0].result.set_exception(exc)
+                unfinished: list[_DocumentJob] = []
+            else:
+                unfinished = self._encode_parts_alone(parts)
+        else:
+            unfinished = []
+            start = 0
+            for document, part in parts:
+                document.vectors.extend(vectors[start : start + len(part)])
+                start += len(part)
+                if not self._finish_if_done(document):
+                    unfinished.append(document)
+        if unfinished:
+            with self._wakeup:
+                # Behind the other documents waiting: a short upload is not stuck behind a long one.
+                self._documents.extend(unfinished)
+
+    def _encode_parts_alone(self, parts: list[tuple[_DocumentJob, list[str]]]) -> list[_DocumentJob]:
+        """After a shared call failed: each document's part alone, so only a document that breaks it fails."""
+        unfinished: list[_DocumentJob] = []
+        for document, part in parts:
+            try:
+                document.vectors.extend(self._encode_exactly(part))
+            except Exception as exc:  # this document's caller gets it
+                document.result.set_exception(exc)
+                continue
+            if not self._finish_if_done(document):
+                unfinished.append(document)
+        return unfinished
+
+    @staticmethod
+    def _finish_if_done(document: _DocumentJob) -> bool:
+        if len(document.vectors) < len(document.texts):
+            return False
+        document.result.set_result(document.vectors)
+        return True
 
     def _encode_exactly(self, texts: list[str]) -> list[list[float]]:
         vectors = self._encode(texts)

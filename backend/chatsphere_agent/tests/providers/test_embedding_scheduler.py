@@ -163,14 +163,64 @@ def test_documents_take_turns_slice_by_slice(model: SteppedModel) -> None:
     short = under_test.submit_documents(["s0"])
     model.finish_call()
 
-    assert model.wait_for_call() == ["s0"]
+    # The short document's turn first; the slice's room left is filled from the long one.
+    assert model.wait_for_call() == ["s0", "l2"]
     model.finish_call()
     assert result(short) == [[2.0, 0.0]]
     assert not long.done()
-    for expected in (["l2", "l3"], ["l4", "l5"]):
+    for expected in (["l3", "l4"], ["l5"]):
         assert model.wait_for_call() == expected
         model.finish_call()
-    assert len(result(long)) == 6  # type: ignore[arg-type]
+    assert result(long) == [[2.0, 0.0], [2.0, 1.0], [2.0, 1.0], [2.0, 0.0], [2.0, 1.0], [2.0, 0.0]]
+
+
+def test_small_documents_waiting_together_share_one_model_call_each_getting_its_own_vectors(
+    model: SteppedModel,
+) -> None:
+    under_test = scheduler(model, slice_size=4)
+    first = under_test.submit_documents(["a0"])
+    assert model.wait_for_call() == ["a0"]
+    waiting = [
+        under_test.submit_documents(texts) for texts in (["b0", "bb1"], ["ccc0"], ["dddd0", "d1"], ["e0"])
+    ]
+    model.finish_call()
+
+    # In queue order, up to the slice size: the third document is cut after its first chunk.
+    assert model.wait_for_call() == ["b0", "bb1", "ccc0", "dddd0"]
+    model.finish_call()
+    # What is left of it goes behind the document still waiting, and they share the next call.
+    assert model.wait_for_call() == ["e0", "d1"]
+    model.finish_call()
+
+    assert result(first) == [[2.0, 0.0]]
+    assert [result(future) for future in waiting] == [
+        [[2.0, 0.0], [3.0, 1.0]],
+        [[4.0, 2.0]],
+        [[5.0, 3.0], [2.0, 1.0]],
+        [[2.0, 0.0]],
+    ]
+    assert len(model.calls) == 3
+
+
+def test_a_shared_call_that_fails_fails_only_the_document_that_breaks_the_model(model: SteppedModel) -> None:
+    under_test = scheduler(model, slice_size=4)
+    first = under_test.submit_documents(["a0"])
+    model.wait_for_call()
+    model.failing = {"bad"}
+    fine, broken, also_fine = (under_test.submit_documents(texts) for texts in (["b0"], ["bad"], ["d0"]))
+    model.finish_call()
+
+    assert model.wait_for_call() == ["b0", "bad", "d0"]
+    model.finish_call()
+    for alone in (["b0"], ["bad"], ["d0"]):  # each document's part again, alone
+        assert model.wait_for_call() == alone
+        model.finish_call()
+
+    assert result(first) == [[2.0, 0.0]]
+    assert result(fine) == [[2.0, 0.0]]
+    assert result(also_fine) == [[2.0, 0.0]]
+    with pytest.raises(RuntimeError, match="the model broke"):
+        result(broken)
 
 
 def test_a_failed_call_fails_its_callers_and_the_worker_serves_the_next(model: SteppedModel) -> None:
