@@ -164,7 +164,6 @@ def _onnx_session(model_file: Path, *, threads: int) -> onnxruntime.InferenceSes
     # The pool's threads block instead of spinning when idle: on a 2-core host they spun on the cores Django,
     # the stores and the requests needed (`make eval --slice 100 300` ingested in 304 s instead of 352 s, side
     # by side at load ~10; docs/benchmarks.md). Still to be measured on a quiet machine.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
 
