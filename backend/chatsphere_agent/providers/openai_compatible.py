@@ -3,9 +3,10 @@
 The agent speaks the Chat Completions wire format itself (`POST {base}/chat/completions`, JSON or, with
 `stream: true`, server-sent `data:` lines ending with `[DONE]`) over one pooled client per event loop:
 httpx's API on aiohttp's connection pool, as Django's agent client. LangChain's ChatOpenAI over openai's SDK
-cost ~16 ms of CPU per streamed 20-token answer, most of it building pydantic objects for every chunk, and
-the SDK alone ~10 ms, against ~2.3 ms here (docs/benchmarks.md): with 100 chats in flight that was about a
-third of the agent's CPU. The prompt is the one every chat model gets (prompts.build_chat_messages).
+cost ~9 ms of CPU per streamed 20-token answer, most of it building pydantic objects for every chunk, and
+the SDK alone ~5.7 ms, against ~2 ms here (`make bench-llm-clients`, docs/benchmarks.md): with 100 chats in
+flight the agent's CPU fell by about two fifths. The prompt is the one every chat model gets
+(prompts.build_chat_messages).
 
 Retries are the SDK's: a refused or dropped connection, a timeout or a status in RETRYABLE_STATUS_CODES is
 tried again, PROVIDER_MAX_RETRIES times with exponential backoff; a stream only until its first byte.
