@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 
 from chatsphere.services.agent_client import (
     HEARTBEAT,
@@ -19,6 +18,7 @@ from chatsphere.services.agent_client import (
     HistoryItem,
     HttpAgentClient,
 )
+from testsupport.sse_endpoint import sse_endpoint
 
 BOT_ID = uuid.uuid4()
 DOCUMENT_ID = uuid.uuid4()
@@ -255,34 +255,15 @@ def test_an_answer_that_is_not_http_is_unavailable_not_a_crash() -> None:
 def test_streamed_chats_one_after_another_share_one_connection_to_the_agent() -> None:
     """Over the production transport: a stream left unread after its last event cannot go back to the pool,
     and each chat opened a new connection (a socket, a handshake and an accept on both sides)."""
+    body = sse(("token", {"text": "Hi"}), ("done", {"response": "Hi", "model": "m"}))
 
     async def run() -> list[int]:
-        client_ports: list[int] = []
-
-        async def chat_stream(request: web.Request) -> web.StreamResponse:
-            client_ports.append(request.transport.get_extra_info("peername")[1])  # type: ignore[union-attr]
-            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-            await response.prepare(request)
-            await response.write(sse(("token", {"text": "Hi"}), ("done", {"response": "Hi", "model": "m"})))
-            await asyncio.sleep(0.05)  # the body's end comes after the last event, as from the agent
-            await response.write_eof()
-            return response
-
-        app = web.Application()
-        app.router.add_post("/chat/stream", chat_stream)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        try:
-            client = HttpAgentClient(base_url=f"http://127.0.0.1:{port}", token="s3cret")
+        async with sse_endpoint("/chat/stream", body) as agent:
+            client = HttpAgentClient(base_url=agent.url, token="s3cret")
             for _ in range(3):
                 events = await client.open_chat_stream(call=CALL)
                 assert [event.name async for event in events] == ["token", "done"]
-        finally:
-            await runner.cleanup()
-        return client_ports
+        return agent.client_ports
 
     client_ports = asyncio.run(run())
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 
 from chatsphere_agent.providers.base import AnswerRequest, HistoryTurn, ProviderError, RetrievedChunk
 from chatsphere_agent.providers.openai_compatible import OpenAICompatibleChatModel
 from chatsphere_agent.tests.fakes import answer_now, stream_now
+from testsupport.sse_endpoint import sse_endpoint
 from testsupport.standin_llm import LLMProfile, StandInLLM
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -285,37 +285,19 @@ def test_streamed_answers_one_after_another_share_one_connection_to_the_server()
     pool, and each answer opened a new connection to the LLM server."""
 
     async def run() -> list[int]:
-        client_ports: list[int] = []
-
-        async def completions(request: web.Request) -> web.StreamResponse:
-            client_ports.append(request.transport.get_extra_info("peername")[1])  # type: ignore[union-attr]
-            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-            await response.prepare(request)
-            await response.write(sse_chunks("It is ", "4.2 m."))
-            await asyncio.sleep(0.05)  # the body's end comes after [DONE], as from a real server
-            await response.write_eof()
-            return response
-
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", completions)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        model = OpenAICompatibleChatModel(
-            base_url=f"http://127.0.0.1:{runner.addresses[0][1]}/v1",
-            api_key="k",
-            default_model="m",
-            timeout_seconds=5.0,
-            max_retries=0,
-            backoff_seconds=0.01,
-        )
-        try:
+        async with sse_endpoint("/v1/chat/completions", sse_chunks("It is ", "4.2 m.")) as server:
+            model = OpenAICompatibleChatModel(
+                base_url=f"{server.url}/v1",
+                api_key="k",
+                default_model="m",
+                timeout_seconds=5.0,
+                max_retries=0,
+                backoff_seconds=0.01,
+            )
             for _ in range(3):
                 request = AnswerRequest(question="How wide?", context=[])
                 assert [delta.text async for delta in model.stream(request=request)] == ["It is ", "4.2 m."]
-        finally:
-            await runner.cleanup()
-        return client_ports
+        return server.client_ports
 
     client_ports = asyncio.run(run())
 
