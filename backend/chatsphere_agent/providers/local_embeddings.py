@@ -161,9 +161,6 @@ def _onnx_session(model_file: Path, *, threads: int) -> onnxruntime.InferenceSes
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
-    # The pool's threads block instead of spinning when idle: on a 2-core host they spun on the cores Django,
-    # the stores and the requests needed (`make eval --slice 100 300` ingested in 304 s instead of 352 s, side
-    # by side at load ~10; docs/benchmarks.md). Still to be measured on a quiet machine.
     return onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
 
