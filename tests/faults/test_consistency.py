@@ -160,16 +160,11 @@ def _ledger_held_at(
         hold.unlink(missing_ok=True)
 
 
-def test_an_agent_killed_while_storing_a_batch_is_waited_for_and_the_document_ends_whole(
-    account: Account,
-    worker: ServerProcess,
-    agent: AgentServer,
-    django_env: dict[str, str],
-    checkpoints: Checkpoints,
-):
-    """Must hold: the agent SIGKILLed between a batch's vector and lexical writes, then restarted: Chroma and
-    the FTS5 file open, and the document ends READY with every chunk in both indexes (the worker waits for
-    the agent and sends the document again); before, it ended ERROR with half of it in the vector store."""
+def _agent_killed_between_batch_twos_writes(
+    account: Account, checkpoints: Checkpoints, agent: AgentServer
+) -> tuple[str, str]:
+    """A new bot's ledger of two batches, the agent SIGKILLed between the second batch's vector and lexical
+    writes; (bot id, document id)."""
     bot_id = create_bot(account.client)
     with _ledger_held_at(
         account,
@@ -180,6 +175,20 @@ def test_an_agent_killed_while_storing_a_batch_is_waited_for_and_the_document_en
         chunks=EMBED_BATCH_CHUNKS + 8,
     ) as document_id:
         agent.kill()
+    return bot_id, document_id
+
+
+def test_an_agent_killed_while_storing_a_batch_is_waited_for_and_the_document_ends_whole(
+    account: Account,
+    worker: ServerProcess,
+    agent: AgentServer,
+    django_env: dict[str, str],
+    checkpoints: Checkpoints,
+):
+    """Must hold: the agent SIGKILLed between a batch's vector and lexical writes, then restarted: Chroma and
+    the FTS5 file open, and the document ends READY with every chunk in both indexes (the worker waits for
+    the agent and sends the document again); before, it ended ERROR with half of it in the vector store."""
+    bot_id, document_id = _agent_killed_between_batch_twos_writes(account, checkpoints, agent)
     agent.start()
 
     final = wait_for_document(account.client, document_id, timeout_s=EVENT_TIMEOUT_S)
@@ -231,16 +240,7 @@ def test_an_agent_killed_mid_ingestion_and_down_past_the_wait_leaves_the_error_d
     chunks that landed (the worker's own purge could not reach the agent) and `--repair` purges them from both
     indexes. Before, batch 1 stayed in both, searchable in chats, and index_check saw nothing wrong."""
     sole_worker({"INGEST_AGENT_WAIT_SECONDS": str(INGEST_AGENT_WAIT_S)})
-    bot_id = create_bot(account.client)
-    with _ledger_held_at(
-        account,
-        checkpoints,
-        bot_id=bot_id,
-        point="lexical",
-        chunk_index=EMBED_BATCH_CHUNKS,
-        chunks=EMBED_BATCH_CHUNKS + 8,
-    ) as document_id:
-        agent.kill()
+    bot_id, document_id = _agent_killed_between_batch_twos_writes(account, checkpoints, agent)
     failed = wait_for_document(account.client, document_id, timeout_s=EVENT_TIMEOUT_S)
     agent.start()
     token = django_env["AGENT_SERVICE_TOKEN"]
