@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -28,6 +29,7 @@ from chatsphere_agent.providers.embedding_scheduler import QueryFirstScheduler
 
 if TYPE_CHECKING:
     import onnxruntime
+    from tokenizers import Tokenizer
 
     from chatsphere_agent.config import AgentSettings, LocalEmbeddingBackend
     from chatsphere_agent.providers.onnx_export import OnnxGraph
@@ -104,10 +106,13 @@ class OnnxEncoder:
     `one_text_per_run`: for a dynamically quantized graph, which scales each run's activations by that run's
     range, so that a text's vector never depends on the texts it was sent with (a query on the concurrent
     queries batched with it). Chunks of a call are of similar lengths, so batching saved little padding to
-    begin with; measured in docs/benchmarks.md.
+    begin with; measured in docs/benchmarks.md. Such a call of several texts runs them side by side, one
+    lane per core, each lane a one-thread session with a tokenizer of its own: onnxruntime's pool splits
+    every operator of one text across the cores and waits for the slowest, so it lost most of a core to
+    any other process's work (Django's, the stores' during an ingestion), where lanes lose only that share.
     """
 
-    def __init__(self, *, model_dir: Path, model_file: Path, one_text_per_run: bool) -> None:
+    def __init__(self, *, model_dir: Path, model_file: Path, one_text_per_run: bool, lanes: int) -> None:
         from tokenizers import Tokenizer
 
         pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
@@ -119,9 +124,14 @@ class OnnxEncoder:
             )
         self.dimension = int(pooling["word_embedding_dimension"])
         max_length = int(json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"])
-        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self._tokenizer.enable_truncation(max_length)
-        self._tokenizer.enable_padding()  # to the longest text of the call, as sentence-transformers pads
+
+        def tokenizer() -> Tokenizer:
+            loaded = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+            loaded.enable_truncation(max_length)
+            loaded.enable_padding()  # to the longest text of the call, as sentence-transformers pads
+            return loaded
+
+        self._tokenizer = tokenizer()
         # Two sessions of the one graph, by the length of a call's texts. Queries (a dozen tokens) run on one
         # thread: onnxruntime's default pool has a thread per core that spins between calls, and on the
         # agent's 2-core hosts it took the core the event loop needed, for no speed-up on a short text (100
@@ -131,18 +141,45 @@ class OnnxEncoder:
         self._short_session = _onnx_session(model_file, threads=1)
         self._session = _onnx_session(model_file, threads=0)  # 0: onnxruntime's default, a thread per core
         self._one_text_per_run = one_text_per_run
+        self._lanes = (
+            [_Lane(tokenizer=tokenizer(), session=_onnx_session(model_file, threads=1)) for _ in range(lanes)]
+            if one_text_per_run and lanes > 1
+            else []
+        )
+        self._lane_threads = ThreadPoolExecutor(
+            max_workers=max(len(self._lanes), 1), thread_name_prefix="lane"
+        )
 
     def encode(self, texts: list[str]) -> Vectors:
-        if self._one_text_per_run and len(texts) > 1:
-            return np.concatenate([self._run([text]) for text in texts])
-        return self._run(texts)
+        if not self._one_text_per_run or len(texts) == 1:
+            return self._run(texts, tokenizer=self._tokenizer, session=None)
+        if not self._lanes:
+            return self._run_each(texts, lane=None)
+        # Lane i takes texts i, i + n, ...: a call's texts are of similar lengths, so lanes finish together.
+        lanes = self._lanes[: len(texts)]
+        shares = [
+            self._lane_threads.submit(self._run_each, texts[start :: len(lanes)], lane=lane)
+            for start, lane in enumerate(lanes)
+        ]
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start, share in enumerate(shares):
+            vectors[start :: len(lanes)] = share.result()
+        return vectors
 
-    def _run(self, texts: list[str]) -> Vectors:
-        encodings = self._tokenizer.encode_batch(texts)
+    def _run_each(self, texts: list[str], *, lane: _Lane | None) -> Vectors:
+        """Each text in a run of its own, on the lane's session or (None) the encoder's own sessions."""
+        tokenizer, session = (self._tokenizer, None) if lane is None else (lane.tokenizer, lane.session)
+        return np.concatenate([self._run([text], tokenizer=tokenizer, session=session) for text in texts])
+
+    def _run(
+        self, texts: list[str], *, tokenizer: Tokenizer, session: onnxruntime.InferenceSession | None
+    ) -> Vectors:
+        encodings = tokenizer.encode_batch(texts)
         input_ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
         mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
         type_ids = np.array([encoding.type_ids for encoding in encodings], dtype=np.int64)
-        session = self._short_session if input_ids.shape[1] <= SHORT_TEXT_TOKENS else self._session
+        if session is None:
+            session = self._short_session if input_ids.shape[1] <= SHORT_TEXT_TOKENS else self._session
         (hidden,) = session.run(
             None, {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": type_ids}
         )
@@ -153,6 +190,12 @@ class OnnxEncoder:
         norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         vectors: Vectors = (pooled / norms).astype(np.float32)
         return vectors
+
+
+@dataclass(frozen=True, slots=True)
+class _Lane:
+    tokenizer: Tokenizer
+    session: onnxruntime.InferenceSession
 
 
 def _onnx_session(model_file: Path, *, threads: int) -> onnxruntime.InferenceSession:
@@ -175,7 +218,13 @@ def build_encoder(
 
     graph = _GRAPHS[backend]
     model_file = ensure_onnx_model(model_dir=model_dir, cache_dir=cache_dir, graph=graph)
-    return OnnxEncoder(model_dir=model_dir, model_file=model_file, one_text_per_run=graph != "fp32")
+    return OnnxEncoder(
+        model_dir=model_dir, model_file=model_file, one_text_per_run=graph != "fp32", lanes=_usable_cores()
+    )
+
+
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0))
 
 
 class LocalEmbeddings:

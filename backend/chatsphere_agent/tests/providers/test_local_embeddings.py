@@ -10,7 +10,12 @@ import pytest
 
 from chatsphere_agent.config import LocalEmbeddingBackend
 from chatsphere_agent.providers import onnx_export
-from chatsphere_agent.providers.local_embeddings import SHORT_TEXT_TOKENS, LocalEmbeddings, bundled_model_dir
+from chatsphere_agent.providers.local_embeddings import (
+    SHORT_TEXT_TOKENS,
+    LocalEmbeddings,
+    OnnxEncoder,
+    bundled_model_dir,
+)
 from chatsphere_agent.tests.conftest import SettingsFactory
 
 BACKENDS: tuple[LocalEmbeddingBackend, ...] = ("torch", "onnx", "onnx-int8", "onnx-qint8")
@@ -97,6 +102,23 @@ def test_a_query_gets_the_same_vector_on_the_short_texts_thread_as_beside_a_chun
     beside_a_chunk = backend_embeddings.embed_documents(["What do penguins eat?", chunk])[0]
 
     assert cosine(alone, beside_a_chunk) > 0.9999
+
+
+def test_a_call_spread_over_lanes_gives_each_text_its_own_vector_in_order(models_dir: Path) -> None:
+    # Lane i runs texts i, i + n, ... of a call; the rows must come back in the call's order.
+    model_file = onnx_export.ensure_onnx_model(
+        model_dir=bundled_model_dir(), cache_dir=models_dir, graph="qint8"
+    )
+    encoder = OnnxEncoder(
+        model_dir=bundled_model_dir(), model_file=model_file, one_text_per_run=True, lanes=2
+    )
+    texts = [*PASSAGES, "Paris is the capital of France.", "What do penguins eat?"]
+
+    together = encoder.encode(texts)
+    alone = [encoder.encode([text])[0] for text in texts]
+
+    assert together.shape == (len(texts), 384)
+    assert [round(float(row @ vector), 4) for row, vector in zip(together, alone, strict=True)] == [1.0] * 5
 
 
 def test_each_backend_agrees_with_torch_as_its_space_says(
